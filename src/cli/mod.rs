@@ -1,0 +1,495 @@
+//! The nanoBragg command line: parsing ([`args`], [`tokens`]), conversion into [`Params`] and
+//! [`run::Outputs`] (this module), and running the job ([`run`]).
+//!
+//! The conversion follows nanoBragg.c's order: an `-mask` header, then an `-img` header set
+//! geometry defaults; options override them; then C's "fill in blanks" rules size the
+//! detector. Units are converted here, once, to SI (mm → m, Å → m, degrees and mrad → rad,
+//! µm → m, eV → m). Input files are read here, so [`Params`] holds data, never paths:
+//! the HKL list (and C's `Fdump.bin` cache, announced on the console), the MOSFLM matrix, the
+//! source list and the mask.
+
+pub mod args;
+pub mod run;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::engine::Backend;
+use crate::error::{Error, Result};
+use crate::io;
+use crate::noise::NoiseMode;
+use crate::params::{Convention, Lattice, Misset, Params, Pivot, Shape, SourceSpec};
+
+pub use args::{CliArgs, ParseOutcome, parse};
+pub use run::{Job, Outputs, execute};
+
+fn vec3(v: &Option<Vec<f64>>) -> Option<[f64; 3]> {
+    v.as_ref().map(|v| [v[0], v[1], v[2]])
+}
+
+fn seconds_since_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs() as i64)
+}
+
+/// Geometry read from an SMV header (`-img` or `-mask`), applied before the options.
+fn apply_header(img: &io::SmvImage, is_mask: bool, p: &mut Params) {
+    let d = &mut p.detector;
+    d.fpixels = img.size1;
+    d.spixels = img.size2;
+    if let Some(v) = img.value("PIXEL_SIZE") {
+        d.pixel_size = v / 1000.0;
+    }
+    d.size = [
+        d.pixel_size * d.fpixels as f64,
+        d.pixel_size * d.spixels as f64,
+    ];
+    if let Some(v) = img.value("DISTANCE") {
+        d.distance = v / 1000.0;
+    }
+    if let Some(v) = img.value("CLOSE_DISTANCE") {
+        d.close_distance = Some(v / 1000.0);
+    }
+    if let Some(v) = img.value("WAVELENGTH") {
+        p.beam.wavelength = v / 1e10;
+    }
+    if let Some(v) = img.value("BEAM_CENTER_X") {
+        d.beam_center[0] = Some(v / 1000.0);
+    }
+    if let Some(v) = img.value("BEAM_CENTER_Y") {
+        d.beam_center[1] = Some(if is_mask {
+            d.size[1] - v / 1000.0
+        } else {
+            v / 1000.0
+        });
+    }
+    if let Some(v) = img.value("ORGX") {
+        d.org[0] = Some(v);
+    }
+    if let Some(v) = img.value("ORGY") {
+        d.org[1] = Some(v);
+    }
+    if let Some(v) = img.value("PHI") {
+        p.rotation.phi0 = v.to_radians();
+    }
+    if let Some(v) = img.value("OSC_RANGE") {
+        p.rotation.osc = Some(v.to_radians());
+    }
+}
+
+fn nonneg_index(option: &str, v: i32) -> Result<usize> {
+    usize::try_from(v)
+        .map_err(|_| Error::usage(option, format!("{v} is not a pixel index (must be >= 0)")))
+}
+
+fn count(option: &str, v: i32) -> Result<usize> {
+    match usize::try_from(v) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::usage(
+            option,
+            format!("{v} pixels: must be at least 1"),
+        )),
+    }
+}
+
+/// Convert parsed arguments into a runnable job, reading the input files they name.
+pub fn to_job(a: &CliArgs) -> Result<Job> {
+    let mut notes: Vec<String> = a.warnings.iter().map(|w| format!("WARNING: {w}")).collect();
+    let mut p = Params {
+        compat: a.compat,
+        ..Params::default()
+    };
+
+    if a.printout || a.printout_pixel.is_some() {
+        return Err(Error::Unsupported {
+            option: "-printout".into(),
+        });
+    }
+    let backend = match a.backend {
+        args::BackendArg::Scalar => Backend::Scalar,
+        args::BackendArg::Simd => {
+            return Err(Error::Unsupported {
+                option: "-backend simd".into(),
+            });
+        }
+    };
+
+    // Headers first: the mask, then the image (so -img wins), then the options.
+    let mut mask = None;
+    if let Some(path) = &a.mask {
+        notes.push(format!("reading {}", path.display()));
+        let m = io::read_smv(path)?;
+        apply_header(&m, true, &mut p);
+        mask = Some(m);
+    }
+    if let Some(path) = &a.img {
+        notes.push(format!("reading {}", path.display()));
+        let m = io::read_smv(path)?;
+        apply_header(&m, false, &mut p);
+    }
+
+    // Beam.
+    match a.wavelength {
+        Some(args::WavelengthArg::Lambda(l)) => p.beam.wavelength = l * 1e-10,
+        Some(args::WavelengthArg::Energy(e)) => p.beam.wavelength = 12398.42 / e * 1e-10,
+        None => {}
+    }
+    if let Some(f) = a.fluence {
+        p.beam.fluence = f;
+    }
+    if let Some(f) = a.flux {
+        p.beam.flux = f;
+    }
+    if let Some(t) = a.exposure {
+        p.beam.exposure = t;
+    }
+    if let Some(w) = a.beamsize {
+        p.beam.beam_size = w / 1000.0;
+    }
+    if let Some(k) = a.polar {
+        p.beam.kahn_factor = k;
+    }
+    p.beam.nopolar = a.polar_off.unwrap_or(false);
+    if let Some(d) = a.dispersion {
+        p.beam.dispersion = Some(d / 100.0);
+    }
+    p.beam.dispsteps = a.dispsteps.map(i64::from);
+    p.beam.divergence_range = a.divergence_range.map(|r| r.map(|x| x / 1000.0));
+    p.beam.divergence_step = [a.hdivstep, a.vdivstep].map(|r| r.map(|x| x / 1000.0));
+    p.beam.divergence_steps = a.divergence_steps.map(|n| n.map(i64::from));
+    p.beam.round_div = a.round_div.unwrap_or(true);
+    p.beam.beam_vector = vec3(&a.beam_vector);
+    p.beam.polar_vector = vec3(&a.polar_vector);
+    if let Some(path) = &a.sourcefile {
+        notes.push(format!("reading {}", path.display()));
+        let lines = io::sourcefile::read_source_file(path)?;
+        p.beam.sources = Some(
+            lines
+                .into_iter()
+                .map(|l| SourceSpec {
+                    position: l.position,
+                    weight: l.weight,
+                    wavelength: l.lambda_m,
+                })
+                .collect(),
+        );
+    }
+
+    // Detector.
+    let d = &mut p.detector;
+    if let Some(px) = a.pixel {
+        d.pixel_size = px / 1000.0;
+    }
+    let mut pixels = [
+        (d.fpixels > 0 && (a.mask.is_some() || a.img.is_some())).then_some(d.fpixels),
+        (d.spixels > 0 && (a.mask.is_some() || a.img.is_some())).then_some(d.spixels),
+    ];
+    for (i, name) in [(0, "-detpixels_x"), (1, "-detpixels_y")] {
+        if let Some(n) = a.detector_pixels[i] {
+            pixels[i] = Some(count(name, n)?);
+        }
+    }
+    // C's "fill in blanks": a pixel count fixes the size; the count is then re-derived.
+    let mut counts = [0usize; 2];
+    for (i, n_out) in counts.iter_mut().enumerate() {
+        if let Some(s) = a.detector_size[i] {
+            d.size[i] = s / 1000.0;
+        }
+        if let Some(n) = pixels[i] {
+            d.size[i] = d.pixel_size * n as f64;
+        }
+        let n = (d.size[i] / d.pixel_size - 0.5).ceil();
+        if !(1.0..1e9).contains(&n) {
+            return Err(Error::usage(
+                "-detsize",
+                format!(
+                    "a detector {} mm wide with {} mm pixels has no pixels",
+                    d.size[i] * 1000.0,
+                    d.pixel_size * 1000.0
+                ),
+            ));
+        }
+        *n_out = n as usize;
+    }
+    [d.fpixels, d.spixels] = counts;
+    if let Some(x) = a.distance {
+        d.distance = x / 1000.0;
+    }
+    if let Some(x) = a.close_distance {
+        d.close_distance = Some(x / 1000.0);
+    }
+    if let Some(x) = a.xbeam {
+        d.beam_center[0] = Some(x / 1000.0);
+    }
+    if let Some(x) = a.ybeam {
+        d.beam_center[1] = Some(x / 1000.0);
+    }
+    if let Some(x) = a.xclose {
+        d.close_point[0] = Some(x / 1000.0);
+    }
+    if let Some(x) = a.yclose {
+        d.close_point[1] = Some(x / 1000.0);
+    }
+    if let Some(x) = a.orgx {
+        d.org[0] = Some(x);
+    }
+    if let Some(x) = a.orgy {
+        d.org[1] = Some(x);
+    }
+    d.convention = match a.convention {
+        None | Some(args::ConventionArg::Mosflm) => Convention::Mosflm,
+        Some(args::ConventionArg::Xds) => Convention::Xds,
+        Some(args::ConventionArg::Adxv) => Convention::Adxv,
+        Some(args::ConventionArg::Denzo) => Convention::Denzo,
+        Some(args::ConventionArg::Dials) => Convention::Dials,
+        Some(args::ConventionArg::Custom) => Convention::Custom,
+    };
+    d.pivot = a.pivot_request.map(|v| match v {
+        args::PivotArg::Beam => Pivot::Beam,
+        args::PivotArg::Sample => Pivot::Sample,
+    });
+    if let Some(requested) = d.pivot {
+        let forced = match d.convention {
+            Convention::Mosflm | Convention::Denzo | Convention::Adxv => Some(Pivot::Beam),
+            Convention::Xds | Convention::Dials => Some(Pivot::Sample),
+            Convention::Custom => None,
+        };
+        if a.pivot.is_some() && forced.is_some_and(|f| f != requested) {
+            notes.push(format!(
+                "WARNING: -pivot {} is overridden: the {:?} convention always pivots about the {}",
+                if requested == Pivot::Beam {
+                    "beam"
+                } else {
+                    "sample"
+                },
+                d.convention,
+                if forced == Some(Pivot::Beam) {
+                    "direct beam spot"
+                } else {
+                    "sample"
+                },
+            ));
+        }
+    }
+    if d.convention == Convention::Custom {
+        notes.push(
+            "WARNING: a detector or beam vector option selects the CUSTOM convention: the other \
+             vectors take nanoBragg's defaults and the MOSFLM beam-centre rules no longer apply"
+                .into(),
+        );
+    }
+    d.rotation =
+        [a.detector_rotx, a.detector_roty, a.detector_rotz].map(|r| r.unwrap_or(0.0).to_radians());
+    d.twotheta = a.twotheta.unwrap_or(0.0).to_radians();
+    d.fdet_vector = vec3(&a.fdet_vector);
+    d.sdet_vector = vec3(&a.sdet_vector);
+    d.odet_vector = vec3(&a.odet_vector);
+    d.twotheta_axis = vec3(&a.twotheta_axis);
+    if a.pix0_vector.is_some() {
+        notes.push(
+            "WARNING: -pix0_vector only selects the CUSTOM convention; as in nanoBragg its values \
+             are not used (the origin is computed from the beam centre and distance)"
+                .into(),
+        );
+    }
+    d.thickness = a.detector_thick.map(|t| t * 1e-6);
+    d.thicksteps = a.detector_thicksteps.map(i64::from);
+    if let Some(l) = a.detector_absorb {
+        if l.is_infinite() || l == 0.0 {
+            d.attenuation_length = Some(f64::INFINITY);
+            if !a.detector_absorb_off_first {
+                d.thickness = Some(0.0);
+            }
+        } else {
+            d.attenuation_length = Some(l * 1e-6);
+        }
+    }
+    d.curved = a.curved_det;
+    d.point_pixel = a.point_pixel;
+    if let Some(m) = mask {
+        if m.data.len() != d.fpixels * d.spixels {
+            return Err(Error::usage(
+                "-mask",
+                format!(
+                    "{}: the mask is {} x {} pixels but the detector is {} x {}",
+                    a.mask.as_deref().unwrap_or(Path::new("")).display(),
+                    m.size1,
+                    m.size2,
+                    d.fpixels,
+                    d.spixels
+                ),
+            ));
+        }
+        d.mask = Some(Arc::new(m.data));
+    }
+
+    // Crystal.
+    let c = &mut p.crystal;
+    if let Some(cell) = &a.cell {
+        let v = |i: usize| cell.get(i).copied().unwrap_or(0.0);
+        let a0 = v(0);
+        let len = |x: f64| if x <= 0.0 { a0 } else { x };
+        let ang = |x: f64| if x <= 0.0 { 90.0 } else { x };
+        c.lattice = Lattice::cell(
+            a0 * 1e-10,
+            len(v(1)) * 1e-10,
+            len(v(2)) * 1e-10,
+            ang(v(3)).to_radians(),
+            ang(v(4)).to_radians(),
+            ang(v(5)).to_radians(),
+        );
+    }
+    if let Some(path) = &a.mat {
+        if a.cell.is_some() {
+            notes.push("WARNING: -mat gives the orientation and cell; -cell is ignored".into());
+        }
+        notes.push(format!("reading {}", path.display()));
+        let rows = io::read_mosflm_matrix(path)?;
+        c.lattice = Lattice::from_mosflm_matrix(&rows, p.beam.wavelength);
+    } else if a.cell.is_none() {
+        return Err(Error::usage(
+            "-cell",
+            "no unit cell: give -cell a b c alpha beta gamma (Angstrom, degrees) or -mat FILE",
+        ));
+    }
+    c.misset = match a.misset {
+        None => Misset::None,
+        Some(args::MissetArg::Angles(v)) => Misset::Angles(v.map(f64::to_radians)),
+        Some(args::MissetArg::Random) => Misset::Random {
+            seed: a.misset_seed.unwrap_or_else(seconds_since_epoch),
+        },
+    };
+    for i in 0..3 {
+        if let Some(n) = a.n_cells[i] {
+            c.cells[i] = n as f64;
+        }
+        c.size[i] = a.crystal_size[i].map(|mm| mm / 1000.0);
+    }
+    c.shape = match a.shape {
+        None | Some(args::ShapeArg::Square) => Shape::Square,
+        Some(args::ShapeArg::Round) => Shape::Round,
+        Some(args::ShapeArg::Gauss) => Shape::Gauss,
+        Some(args::ShapeArg::Tophat) => Shape::Tophat,
+    };
+    if let Some(f) = a.fudge {
+        c.fudge = f;
+    }
+
+    // Rotation and mosaicity.
+    let r = &mut p.rotation;
+    if let Some(x) = a.phi {
+        r.phi0 = x.to_radians();
+    }
+    if let Some(x) = a.osc {
+        r.osc = Some(x.to_radians());
+    }
+    r.phistep = a.phistep.map(f64::to_radians);
+    r.phisteps = a.phisteps.map(i64::from);
+    r.spindle_axis = vec3(&a.spindle_axis);
+    r.mosaic_spread = a.mosaic.map(f64::to_radians);
+    r.mosaic_domains = a.mosaic_domains.map(i64::from);
+    if let Some(s) = a.mosaic_seed {
+        r.mosaic_seed = s;
+    }
+
+    // Sampling.
+    let s = &mut p.sampling;
+    s.oversample = a.oversample.filter(|&n| n > 0).map(|n| n as u32);
+    s.oversample_thick = a.oversample_thick;
+    s.oversample_polar = a.oversample_polar;
+    s.oversample_omega = a.oversample_omega;
+    if let Some(roi) = &a.roi {
+        s.roi = Some([
+            nonneg_index("-roi", roi[0])?,
+            nonneg_index("-roi", roi[1])?,
+            nonneg_index("-roi", roi[2])?,
+            nonneg_index("-roi", roi[3])?,
+        ]);
+    }
+    if let Some(x) = a.dmin {
+        s.dmin = x * 1e-10;
+    }
+    if let Some(w) = a.water {
+        p.water_size = w * 1e-6;
+    }
+
+    // Structure factors: the HKL file (and the cache C writes next to it), or the cache.
+    p.structure_factors.default_f = a.default_f.unwrap_or(0.0);
+    p.structure_factors.interpolate = a.interpolate;
+    let dump: PathBuf = a.dump.clone().unwrap_or_else(|| "Fdump.bin".into());
+    if let Some(path) = &a.hkl {
+        notes.push(format!("reading {}", path.display()));
+        let grid = io::read_hkl(path, p.structure_factors.default_f)?;
+        notes.push(format!(
+            "writing dump file for next time: {}",
+            dump.display()
+        ));
+        if let Err(e) = io::write_fdump(&dump, &grid) {
+            notes.push(format!(
+                "WARNING: could not write the structure-factor cache: {e}"
+            ));
+        }
+        p.structure_factors.grid = Some(Arc::new(grid));
+    } else if dump.exists() {
+        match io::read_fdump(&dump) {
+            Ok(grid) => {
+                notes.push(format!(
+                    "reading Fs from {} (the cache a previous -hkl run left here; delete it or \
+                     give -hkl to use other structure factors)",
+                    dump.display()
+                ));
+                p.structure_factors.grid = Some(Arc::new(grid));
+            }
+            Err(e) => notes.push(format!("WARNING: ignoring the structure-factor cache: {e}")),
+        }
+    }
+    if p.structure_factors.grid.is_none() && p.structure_factors.default_f == 0.0 {
+        return Err(Error::usage(
+            "-hkl",
+            format!(
+                "no structure factors: give -hkl FILE or -default_F F (no {} cache here either)",
+                dump.display()
+            ),
+        ));
+    }
+
+    let mut outputs = Outputs::default();
+    if let Some(f) = &a.floatfile {
+        outputs.float = f.clone();
+    }
+    if let Some(f) = &a.intfile {
+        outputs.int = f.clone();
+    }
+    outputs.noise = a.noise.unwrap_or(true).then(|| {
+        a.noisefile
+            .clone()
+            .unwrap_or_else(|| "noiseimage.img".into())
+    });
+    outputs.pgm = a
+        .pgm
+        .unwrap_or(true)
+        .then(|| a.pgmfile.clone().unwrap_or_else(|| "image.pgm".into()));
+    outputs.png = a.pngfile.clone();
+    outputs.int_scale = a.scale;
+    outputs.pgm_scale = a.pgmscale;
+    if let Some(adc) = a.adc {
+        outputs.adc = adc;
+    }
+    outputs.seed = a.seed.unwrap_or_else(seconds_since_epoch);
+    outputs.noise_mode = if a.compat {
+        NoiseMode::Compat
+    } else {
+        NoiseMode::Counter
+    };
+
+    p.validate()?;
+    Ok(Job {
+        params: p,
+        outputs,
+        backend,
+        notes,
+    })
+}

@@ -1,0 +1,237 @@
+//! Running a prepared job: setup, render, statistics, output files and the console log.
+//!
+//! The console lines are nanoBragg's (spec §7), written to `out`; `-quiet` passes a sink.
+//! Output files are written through [`crate::io::atomic::write_atomic`], so a failed run never
+//! leaves a partial file behind.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::cfmt::g;
+use crate::engine::{self, Backend};
+use crate::error::{Error, Result};
+use crate::image;
+use crate::io;
+use crate::noise::{self, NoiseMode};
+use crate::params::Params;
+use crate::setup::Setup;
+
+/// Which files to write and how to scale them.
+#[derive(Clone, Debug)]
+pub struct Outputs {
+    /// Raw float image (always written).
+    pub float: PathBuf,
+    /// Noiseless SMV image (always written).
+    pub int: PathBuf,
+    /// Poisson-noise SMV image, if wanted.
+    pub noise: Option<PathBuf>,
+    /// 8-bit PGM, if wanted.
+    pub pgm: Option<PathBuf>,
+    /// 8-bit PNG preview (same scaling as the PGM), if wanted.
+    pub png: Option<PathBuf>,
+    /// Integer-image scale (`None`: 55000/max).
+    pub int_scale: Option<f64>,
+    /// PGM scale (`None`: 250/(5·rmsd)).
+    pub pgm_scale: Option<f64>,
+    /// Offset added to integer and noise pixels.
+    pub adc: f64,
+    /// Noise seed (the user's value).
+    pub seed: i64,
+    /// How noise deviates are drawn.
+    pub noise_mode: NoiseMode,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs {
+            float: "floatimage.bin".into(),
+            int: "intimage.img".into(),
+            noise: Some("noiseimage.img".into()),
+            pgm: Some("image.pgm".into()),
+            png: None,
+            int_scale: None,
+            pgm_scale: None,
+            adc: 40.0,
+            seed: 0,
+            noise_mode: NoiseMode::Counter,
+        }
+    }
+}
+
+/// A complete run: parameters, outputs, engine and console lines gathered while reading inputs.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The physics.
+    pub params: Params,
+    /// The files.
+    pub outputs: Outputs,
+    /// The engine.
+    pub backend: Backend,
+    /// Lines to print before the setup log (warnings, files read).
+    pub notes: Vec<String>,
+}
+
+fn smv_header(setup: &Setup, params: &Params) -> io::smv::SmvHeader {
+    let d = &setup.detector;
+    let px = d.pixel_size;
+    let [fbeam, sbeam] = d.fbeam_sbeam;
+    io::smv::SmvHeader {
+        size1: d.fpixels,
+        size2: d.spixels,
+        pixel_size_mm: px * 1000.0,
+        distance_mm: d.distance * 1000.0,
+        wavelength_a: params.beam.wavelength * 1e10,
+        beam_center_x_mm: d.beam_center[0] * 1000.0,
+        beam_center_y_mm: d.beam_center[1] * 1000.0,
+        adxv_center_x: fbeam * 1000.0,
+        adxv_center_y: (d.size[1] - sbeam) * 1000.0,
+        mosflm_center_x: (sbeam - 0.5 * px) * 1000.0,
+        mosflm_center_y: (fbeam - 0.5 * px) * 1000.0,
+        denzo_x_beam: sbeam * 1000.0,
+        denzo_y_beam: fbeam * 1000.0,
+        dials_origin: d.dials_origin,
+        xds_orgx: d.org[0],
+        xds_orgy: d.org[1],
+        close_distance_mm: d.close_distance * 1000.0,
+        phi_deg: setup.phi_report[0].to_degrees(),
+        osc_start_deg: setup.phi_report[0].to_degrees(),
+        osc_range_deg: setup.phi_report[1].to_degrees(),
+        twotheta_deg: d.twotheta.to_degrees(),
+    }
+}
+
+fn line(out: &mut dyn Write, text: &str) -> Result<()> {
+    writeln!(out, "{text}").map_err(|e| Error::io("<stdout>", e))
+}
+
+/// Run a job, writing the console log to `out`.
+pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
+    for n in &job.notes {
+        line(out, n)?;
+    }
+    line(
+        out,
+        "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17",
+    )?;
+    let setup = Setup::new(&job.params)?;
+    for l in &setup.log {
+        line(out, l)?;
+    }
+    if job.outputs.noise.is_some() {
+        line(out, "\n  noise image paramters:")?;
+        line(out, &format!("  seed: {}", -job.outputs.seed))?;
+        line(
+            out,
+            &format!("  water droplet size: {} m", g(job.params.water_size)),
+        )?;
+    }
+    let rendered = engine::render(&setup, job.backend);
+    if let Some((hkl, hkl0)) = rendered.interpolation_miss {
+        line(
+            out,
+            &format!(
+                "WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: {},{},{},{},{},{} ",
+                g(hkl[0]),
+                g(hkl[1]),
+                g(hkl[2]),
+                hkl0[0],
+                hkl0[1],
+                hkl0[2]
+            ),
+        )?;
+        line(
+            out,
+            if setup.compat {
+                "WARNING: further warnings will not be printed! (interpolation is off for the rest of the run)"
+            } else {
+                "WARNING: further warnings will not be printed! (those evaluations use the nearest reflection)"
+            },
+        )?;
+    }
+    line(out, "")?;
+    let omega = rendered.omega_sum / setup.steps;
+    line(
+        out,
+        &format!(
+            "solid angle subtended by detector = {} steradian ( {}% sphere)",
+            g(omega),
+            g(100.0 * omega / 4.0 / std::f64::consts::PI)
+        ),
+    )?;
+    let stats = image::stats(&setup, &rendered);
+    let o = &job.outputs;
+    line(
+        out,
+        &format!(
+            "writing {} as {} 4-byte floats",
+            o.float.display(),
+            rendered.pixels.len()
+        ),
+    )?;
+    io::floatfile::write_float_image(&o.float, &rendered.pixels)?;
+    line(
+        out,
+        &format!(
+            "max_I = {}  at {} {}",
+            g(stats.max),
+            g(stats.max_position[0]),
+            g(stats.max_position[1])
+        ),
+    )?;
+    line(
+        out,
+        &format!(
+            "mean= {} rms= {} rmsd= {}",
+            g(stats.mean),
+            g(stats.rms),
+            g(stats.rmsd)
+        ),
+    )?;
+    let int_scale = image::int_scale(o.int_scale, &stats);
+    line(out, &format!("intfile_scale = {}", g(int_scale)))?;
+    let header = smv_header(&setup, &job.params);
+    let ints = image::to_u16(&setup, &rendered, int_scale, o.adc);
+    line(
+        out,
+        &format!("writing {} as 2-byte integers", o.int.display()),
+    )?;
+    io::smv::write_smv(&o.int, &header, &ints)?;
+    if o.pgm.is_some() || o.png.is_some() {
+        let pgm_scale = image::pgm_scale(o.pgm_scale, &stats, int_scale);
+        line(out, &format!("pgm_scale = {}", g(pgm_scale)))?;
+        let bytes = image::to_u8(&setup, &rendered, pgm_scale);
+        if let Some(p) = &o.pgm {
+            line(out, &format!("writing {} as 1-byte integers", p.display()))?;
+            io::pgm::write_pgm(p, rendered.width, rendered.height, pgm_scale, &bytes)?;
+        }
+        if let Some(p) = &o.png {
+            line(
+                out,
+                &format!("writing {} as an 8-bit greyscale PNG", p.display()),
+            )?;
+            io::png::write_png_gray8(p, rendered.width, rendered.height, &bytes)?;
+        }
+    }
+    if let Some(p) = &o.noise {
+        let [x0, x1, y0, y1] = setup.roi;
+        let n = noise::noise_image(
+            &rendered.pixels,
+            rendered.width,
+            (x0, x1, y0, y1),
+            o.seed,
+            o.adc,
+            o.noise_mode,
+        );
+        line(
+            out,
+            &format!(
+                "{} photons on noise image ({} overloads)",
+                g(n.photons),
+                n.overloads
+            ),
+        )?;
+        line(out, &format!("writing {} as 2-byte integers", p.display()))?;
+        io::smv::write_smv(p, &header, &n.pixels)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Engines: the pixel loop, as a value you choose.
+//!
+//! [`Backend::Scalar`] is the reference: a plain transcription of nanoBragg.c's pixel loop with
+//! no cleverness beyond hoisting what never changes across pixels. Rows are independent, so
+//! rows are spread over rayon's threads; each pixel is computed by the same code in the same
+//! order whatever the thread count, so the image is bit-identical for 1 or N threads.
+//!
+//! One case runs serially: `compat` mode with tricubic interpolation, because nanoBragg.c
+//! switches interpolation off for the rest of the run at the first out-of-range evaluation
+//! (spec Q16), which only has a meaning in the serial raster order.
+
+pub mod scalar;
+
+use rayon::prelude::*;
+
+use crate::setup::Setup;
+
+/// Which implementation of the pixel loop to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The reference implementation, one pixel at a time in f64.
+    #[default]
+    Scalar,
+}
+
+impl Backend {
+    /// Every backend, for tests that loop over all of them.
+    pub const ALL: [Backend; 1] = [Backend::Scalar];
+}
+
+/// A rendered float image and what the loop measured on the way.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// Pixels along fast.
+    pub width: usize,
+    /// Pixels along slow.
+    pub height: usize,
+    /// Photons per pixel, row-major (fast index fastest).
+    pub pixels: Vec<f32>,
+    /// Σ of the solid angles of every rendered sub-pixel (sr), before dividing by `steps`.
+    pub omega_sum: f64,
+    /// The first evaluation that fell outside the structure-factor grid while interpolating:
+    /// (h, k, l) and the nearest (h0, k0, l0).
+    pub interpolation_miss: Option<([f64; 3], [f64; 3])>,
+}
+
+/// Whether pixel `(f, s)` is rendered (inside the region of interest and not masked).
+#[inline]
+pub fn is_rendered(setup: &Setup, f: usize, s: usize) -> bool {
+    let [x0, x1, y0, y1] = setup.roi;
+    if f < x0 || f > x1 || s < y0 || s > y1 {
+        return false;
+    }
+    match &setup.mask {
+        Some(m) => m[s * setup.detector.fpixels + f] != 0,
+        None => true,
+    }
+}
+
+/// The first rendered pixel in raster order (nanoBragg's first evaluation, which matters for
+/// the φ = 0 quirk Q1 under `compat`).
+pub fn first_rendered(setup: &Setup) -> Option<(usize, usize)> {
+    let [x0, x1, y0, y1] = setup.roi;
+    (y0..=y1)
+        .flat_map(|s| (x0..=x1).map(move |f| (f, s)))
+        .find(|&(f, s)| is_rendered(setup, f, s))
+}
+
+/// Render the float image with the chosen backend.
+pub fn render(setup: &Setup, backend: Backend) -> Rendered {
+    let width = setup.detector.fpixels;
+    let height = setup.detector.spixels;
+    let mut pixels = vec![0f32; width * height];
+    let first = first_rendered(setup);
+    let serial = setup.compat && setup.interpolate;
+    let (omega_sum, miss) = match backend {
+        Backend::Scalar if serial => {
+            let mut latch = true;
+            let mut omega = 0.0;
+            let mut miss = None;
+            for (s, row) in pixels.chunks_mut(width).enumerate() {
+                let r = scalar::render_row(setup, s, row, first, Some(&mut latch));
+                omega += r.omega_sum;
+                miss = miss.or(r.interpolation_miss);
+            }
+            (omega, miss)
+        }
+        Backend::Scalar => {
+            let rows: Vec<scalar::RowStats> = pixels
+                .par_chunks_mut(width)
+                .enumerate()
+                .map(|(s, row)| scalar::render_row(setup, s, row, first, None))
+                .collect();
+            let omega = rows.iter().map(|r| r.omega_sum).sum();
+            (omega, rows.iter().find_map(|r| r.interpolation_miss))
+        }
+    };
+    Rendered {
+        width,
+        height,
+        pixels,
+        omega_sum,
+        interpolation_miss: miss,
+    }
+}

@@ -1,0 +1,91 @@
+//! Typed errors of the library.
+//!
+//! Every error names what the user has to fix: the option, or the file and line. The binary maps
+//! [`Error::exit_code`] to the process exit status: 2 for usage errors (the command line or the
+//! parameters are wrong), 1 for runtime failures (a file cannot be read, parsed or written).
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a command line and the files on disk.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A command-line option is unknown, misspelled, missing its value or has a bad value.
+    #[error("{option}: {reason}")]
+    Usage {
+        /// The option as the user typed it (or the closest description of it).
+        option: String,
+        /// What is wrong and, where possible, what to do instead.
+        reason: String,
+    },
+    /// A parameter is outside the range the simulation can handle.
+    #[error("invalid parameter {field}: {reason}")]
+    InvalidParams {
+        /// The parameter (named like its command-line option).
+        field: &'static str,
+        /// Why the value is refused.
+        reason: String,
+    },
+    /// An option whose physics is not implemented yet.
+    #[error("{option} is not supported yet")]
+    Unsupported {
+        /// The option as nanoBragg spells it.
+        option: String,
+    },
+    /// A malformed line in an input file.
+    #[error("{}:{line}: {reason}", path.display())]
+    Parse {
+        /// The file being read.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+    /// A malformed input file where no single line is to blame (empty, truncated, bad header).
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file being read.
+        path: PathBuf,
+        /// What is wrong with the file.
+        reason: String,
+    },
+    /// A file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Process exit status for this error: 2 for usage errors, 1 for runtime failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage { .. } | Error::InvalidParams { .. } | Error::Unsupported { .. } => 2,
+            Error::Parse { .. } | Error::Format { .. } | Error::Io { .. } => 1,
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`] on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for an [`Error::Usage`].
+    pub fn usage(option: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Usage {
+            option: option.into(),
+            reason: reason.into(),
+        }
+    }
+}
