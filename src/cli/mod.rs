@@ -181,6 +181,12 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
     // Detector.
     let d = &mut p.detector;
     if let Some(px) = a.pixel {
+        if !(px.is_finite() && px > 0.0) {
+            return Err(Error::usage(
+                "-pixel",
+                format!("{px} mm: the pixel size must be a positive number"),
+            ));
+        }
         d.pixel_size = px / 1000.0;
     }
     let mut pixels = [

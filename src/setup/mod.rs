@@ -16,7 +16,7 @@ pub mod sampling;
 use std::sync::Arc;
 
 use crate::cfmt::g;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::hkl::HklGrid;
 use crate::params::{AVOGADRO, Params, R_E_SQR, Shape};
 use crate::rng::{self, NrRng};
@@ -24,6 +24,16 @@ use crate::vec3::{self, IDENTITY, Mat3, Vec3};
 
 pub use crystal::CrystalSetup;
 pub use detector::DetectorGeometry;
+
+/// Most sources (divergence points × wavelengths, or source-file lines).
+pub const MAX_SOURCES: f64 = 1e6;
+/// Most crystal orientations (φ steps × mosaic domains).
+pub const MAX_ORIENTATIONS: f64 = 1e7;
+/// Most sensor layers.
+pub const MAX_LAYERS: f64 = 1e4;
+/// Largest automatic oversampling accepted (an explicit `-oversample` is checked by
+/// [`Params::validate`]).
+pub const MAX_AUTO_OVERSAMPLE: usize = 100;
 
 /// One incident beam direction and wavelength.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -117,12 +127,25 @@ pub struct Setup {
     pub log: Vec<String>,
 }
 
-fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Vec<Source> {
+/// Refuse sample counts that would not fit in memory or time.
+fn limit(field: &'static str, n: f64, max: f64) -> Result<()> {
+    if n <= max {
+        Ok(())
+    } else {
+        Err(Error::InvalidParams {
+            field,
+            reason: format!("{n} samples is more than the {max} this build accepts"),
+        })
+    }
+}
+
+fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Result<Vec<Source>> {
     const SOURCE_DISTANCE: f64 = 10.0;
     let lambda0 = p.beam.wavelength;
     let beam = det.beam;
     let mut raw: Vec<(Vec3, f64)> = Vec::new();
     if let Some(list) = &p.beam.sources {
+        limit("-sourcefile", list.len() as f64, MAX_SOURCES)?;
         for s in list {
             let pos = [0, 1, 2].map(|i| s.position[i].unwrap_or(-SOURCE_DISTANCE * beam[i]));
             raw.push((pos, s.wavelength.unwrap_or(lambda0)));
@@ -143,6 +166,11 @@ fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Vec
             -1.0,
         );
         let disp = sampling::complete(p.beam.dispsteps, p.beam.dispersion, None, 1.0, 0.0);
+        limit(
+            "-hdivsteps/-vdivsteps/-dispsteps",
+            hd.steps as f64 * vd.steps as f64 * disp.steps as f64,
+            MAX_SOURCES,
+        )?;
         let mut kept = Vec::new();
         for i in 0..hd.steps {
             for j in 0..vd.steps {
@@ -177,7 +205,8 @@ fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Vec
     }
     log.push(format!("  created a total of {} sources:", raw.len()));
     let weight = 1.0 / raw.len().max(1) as f64;
-    raw.iter()
+    Ok(raw
+        .iter()
         .map(|&(pos, wavelength)| {
             let w = if p.beam.sources.is_some() {
                 1.0
@@ -197,7 +226,7 @@ fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Vec
                 wavelength,
             }
         })
-        .collect()
+        .collect())
 }
 
 impl Setup {
@@ -209,11 +238,13 @@ impl Setup {
 
         // Sampling rules (C: "default sampling logic").
         let phi = sampling::complete_phi(p.rotation.phisteps, p.rotation.osc, p.rotation.phistep);
+        limit("-phisteps", phi.steps as f64, MAX_ORIENTATIONS)?;
         let thick = sampling::complete_thickness(
             p.detector.thicksteps,
             p.detector.thickness.unwrap_or(0.0),
             None,
         );
+        limit("-detector_thicksteps", thick.steps as f64, MAX_LAYERS)?;
         let mut layers = Layers {
             count: thick.steps,
             step: thick.step,
@@ -268,6 +299,11 @@ impl Setup {
             (Some(n), Some(s)) => (n as usize, s),
         };
 
+        limit(
+            "-mosaic_domains",
+            domains as f64 * phi.steps as f64,
+            MAX_ORIENTATIONS,
+        )?;
         let det = detector::place(
             &p.detector,
             detector::VectorOverrides {
@@ -302,6 +338,15 @@ impl Setup {
         let oversample = match p.sampling.oversample.filter(|&n| n > 0) {
             Some(n) => n as usize,
             None => {
+                if recommended > MAX_AUTO_OVERSAMPLE {
+                    return Err(Error::InvalidParams {
+                        field: "-oversample",
+                        reason: format!(
+                            "the crystal is so large that nanoBragg's rule would sample each \
+                             pixel {recommended} x {recommended} times; give -oversample N"
+                        ),
+                    });
+                }
                 log.push(format!("auto-selected {recommended}-fold oversampling"));
                 recommended
             }
@@ -337,7 +382,7 @@ impl Setup {
             log.push(format!("phi{k} = {}", g(f.to_degrees())));
         }
 
-        let sources = source_list(p, &det, &mut log);
+        let sources = source_list(p, &det, &mut log)?;
 
         let mut rng = NrRng::new();
         let mut seed = -p.rotation.mosaic_seed;

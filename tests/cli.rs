@@ -1,0 +1,205 @@
+//! The `nanobragg` binary as users meet it: help and version, exit statuses and messages for
+//! bad input, the files it writes (and does not write on failure), the `Fdump.bin` cache, and
+//! images that do not depend on the thread count.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nanobragg-cli-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn run(dir: &Path, args: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nanobragg"))
+        .args(args.split_whitespace())
+        .current_dir(dir)
+        .output()
+        .expect("run nanobragg")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const CUBIC: &str = "-cell 100 100 100 90 90 90 -default_F 100 -lambda 6.2 -N 5 -distance 100";
+
+#[test]
+fn help_lists_options_with_units_and_groups() {
+    let dir = scratch("help");
+    for flag in ["-help", "--help", "-h"] {
+        let o = run(&dir, flag);
+        assert_eq!(o.status.code(), Some(0));
+        let text = stdout(&o);
+        for needle in [
+            "-hkl",
+            "-lambda",
+            "-detpixels",
+            "-misset",
+            "Detector geometry",
+            "mm",
+        ] {
+            assert!(text.contains(needle), "{flag}: help lacks {needle}");
+        }
+    }
+    let o = run(&dir, "--version");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("nanobragg"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_option() {
+    let dir = scratch("usage");
+    let cases = [
+        ("-lamda 1", &["-lamda", "-lambda"][..]),
+        ("-default_F 100", &["-cell"][..]),
+        ("-cell 100 100 100 90 90 90", &["-hkl", "-default_F"][..]),
+        (&format!("{CUBIC} -lambda"), &["-lambda"][..]),
+        (&format!("{CUBIC} -detpixels 0"), &["-detpixels"][..]),
+        (&format!("{CUBIC} -printout"), &["not supported yet"][..]),
+        (&format!("{CUBIC} -pixel -0.1"), &["-pixel"][..]),
+    ];
+    for (args, needles) in cases {
+        let o = run(&dir, args);
+        assert_eq!(o.status.code(), Some(2), "{args}: {}", stderr(&o));
+        for n in needles {
+            assert!(stderr(&o).contains(n), "{args}: {} lacks {n}", stderr(&o));
+        }
+    }
+    assert!(
+        fs::read_dir(&dir).unwrap().next().is_none(),
+        "a failed run wrote files"
+    );
+}
+
+#[test]
+fn malformed_input_files_exit_1_naming_file_and_line() {
+    let dir = scratch("malformed");
+    fs::write(dir.join("bad.hkl"), "0 0 0 10\n1 0 0 20\n1 x 0 5\n").unwrap();
+    let o = run(&dir, "-hkl bad.hkl -cell 50 50 50 90 90 90 -detpixels 16");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.hkl:3"), "{}", stderr(&o));
+
+    fs::write(dir.join("short.mat"), "0.01 0 0\n0 0.01\n").unwrap();
+    let o = run(&dir, "-mat short.mat -default_F 10 -detpixels 16");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("short.mat"), "{}", stderr(&o));
+
+    let o = run(
+        &dir,
+        "-hkl missing.hkl -cell 50 50 50 90 90 90 -detpixels 16",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.hkl"), "{}", stderr(&o));
+
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.ends_with(".hkl") || n.ends_with(".mat")),
+        "a failed run left files: {names:?}"
+    );
+}
+
+#[test]
+fn default_outputs_and_quiet() {
+    let dir = scratch("outputs");
+    let o = run(
+        &dir,
+        &format!("{CUBIC} -detpixels 32 -seed 5 -quiet -pngfile p.png"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "-quiet printed {}", stdout(&o));
+    assert_eq!(
+        fs::metadata(dir.join("floatimage.bin")).unwrap().len(),
+        32 * 32 * 4
+    );
+    assert_eq!(
+        fs::metadata(dir.join("intimage.img")).unwrap().len(),
+        512 + 32 * 32 * 2
+    );
+    assert_eq!(
+        fs::metadata(dir.join("noiseimage.img")).unwrap().len(),
+        512 + 32 * 32 * 2
+    );
+    assert!(
+        fs::read(dir.join("image.pgm"))
+            .unwrap()
+            .starts_with(b"P5\n32 32\n")
+    );
+    assert!(
+        fs::read(dir.join("p.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+
+    let dir = scratch("outputs-off");
+    let o = run(
+        &dir,
+        &format!("{CUBIC} -detpixels 8 -nonoise -nopgm -coherent"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("-coherent"),
+        "inert option not reported"
+    );
+    assert!(!dir.join("noiseimage.img").exists() && !dir.join("image.pgm").exists());
+}
+
+#[test]
+fn fdump_cache_is_written_and_announced() {
+    let dir = scratch("fdump");
+    fs::write(dir.join("f.hkl"), "0 0 0 10\n1 0 0 20\n0 1 0 30\n").unwrap();
+    let o = run(
+        &dir,
+        "-hkl f.hkl -cell 50 50 50 90 90 90 -N 5 -detpixels 16 -nonoise -nopgm",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("writing dump file for next time: Fdump.bin"));
+    let first = fs::read(dir.join("floatimage.bin")).unwrap();
+    // Without -hkl the cache is used (as nanoBragg does), and the console says so.
+    let o = run(
+        &dir,
+        "-cell 50 50 50 90 90 90 -N 5 -detpixels 16 -nonoise -nopgm",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("reading Fs from Fdump.bin"));
+    assert_eq!(fs::read(dir.join("floatimage.bin")).unwrap(), first);
+}
+
+#[test]
+fn images_do_not_depend_on_the_thread_count() {
+    let args = "-cell 70 80 90 75 85 95 -misset 10 20 30 -default_F 100 -lambda 1 -N 5 \
+                -distance 100 -detpixels 64 -oversample 2 -mosaic 0.3 -mosaic_domains 3 \
+                -phi 0 -osc 0.2 -phisteps 2 -seed 9";
+    let mut reference: Option<Vec<Vec<u8>>> = None;
+    for threads in [1, 2, 7] {
+        let dir = scratch(&format!("threads{threads}"));
+        let o = run(&dir, &format!("{args} -nthreads {threads}"));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let files: Vec<Vec<u8>> = [
+            "floatimage.bin",
+            "intimage.img",
+            "noiseimage.img",
+            "image.pgm",
+        ]
+        .iter()
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
+        match &reference {
+            None => reference = Some(files),
+            Some(r) => assert!(r == &files, "{threads} threads changed the output"),
+        }
+    }
+}
