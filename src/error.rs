@@ -53,6 +53,15 @@ pub enum Error {
         /// What is wrong with the file.
         reason: String,
     },
+    /// The CPU lacks instructions this binary was compiled to use.
+    #[error(
+        "this CPU lacks {missing}, which this build of nanobragg was compiled for; rebuild with \
+         RUSTFLAGS=\"-C target-cpu=native\" cargo build --release"
+    )]
+    UnsupportedCpu {
+        /// The missing instruction-set features.
+        missing: String,
+    },
     /// A file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -69,7 +78,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::InvalidParams { .. } | Error::Unsupported { .. } => 2,
-            Error::Parse { .. } | Error::Format { .. } | Error::Io { .. } => 1,
+            Error::Parse { .. }
+            | Error::Format { .. }
+            | Error::Io { .. }
+            | Error::UnsupportedCpu { .. } => 1,
         }
     }
 

@@ -28,6 +28,7 @@
 
 pub mod cfmt;
 pub mod cli;
+pub mod cpu;
 pub mod engine;
 pub mod error;
 pub mod image;

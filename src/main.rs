@@ -11,6 +11,7 @@ use anyhow::Context;
 use nanobragg::cli::{self, ParseOutcome};
 
 fn run() -> anyhow::Result<ExitCode> {
+    nanobragg::cpu::check()?;
     let argv: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())

@@ -72,10 +72,10 @@ missing values are errors.";
 /// Which computation kernel renders the image (`-backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum BackendArg {
-    /// Portable one-pixel-at-a-time reference kernel (the default until the SIMD kernel lands).
-    #[default]
+    /// Portable one-pixel-at-a-time reference kernel (for checks).
     Scalar,
-    /// Explicitly vectorised kernel (not built yet: selecting it is an error).
+    /// Explicitly vectorised kernel (default).
+    #[default]
     Simd,
 }
 
@@ -691,7 +691,7 @@ pub struct CliArgs {
         long = "backend",
         value_enum,
         value_name = "BACKEND",
-        default_value_t = BackendArg::Scalar,
+        default_value_t = BackendArg::Simd,
         help_heading = H_EXTENSIONS
     )]
     pub backend: BackendArg,
@@ -1094,7 +1094,8 @@ pub fn help_text() -> String {
 
 /// The version line, e.g. "nanobragg 0.1.0".
 pub fn version_text() -> String {
-    CliArgs::command().render_version()
+    let v = CliArgs::command().render_version();
+    format!("{} [SIMD: {}]\n", v.trim_end(), crate::cpu::simd_level())
 }
 
 /// Parses a nanoBragg command line (argv without the program name).
@@ -1292,7 +1293,7 @@ mod tests {
         assert_eq!(a.detector_pixels, [Some(1024), Some(1024)]);
         assert_eq!(a.cell, Some(vec![100.0, 100.0, 100.0, 90.0, 90.0, 90.0]));
         assert_eq!(a.misset, Some(MissetArg::Angles([-12.5, 3.0, 0.5])));
-        assert_eq!(a.backend, BackendArg::Scalar);
+        assert_eq!(a.backend, BackendArg::Simd);
         assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 
         let a = run("-fdet_vector -.5 0 -1e-3 -roi 0 -1 2 3 -printout_pixel 5 6 -Xbeam -0.5");
@@ -1492,11 +1493,11 @@ mod tests {
 
     #[test]
     fn extensions() {
-        let a = run("-compat -quiet -nthreads 3 -pngfile a.png -backend simd");
+        let a = run("-compat -quiet -nthreads 3 -pngfile a.png -backend scalar");
         assert!(a.compat && a.quiet);
         assert_eq!(a.nthreads, Some(3));
         assert_eq!(a.pngfile, Some(PathBuf::from("a.png")));
-        assert_eq!(a.backend, BackendArg::Simd);
+        assert_eq!(a.backend, BackendArg::Scalar);
         assert_eq!(run("--threads 2").nthreads, Some(2));
         assert!(fail("-backend gpu").contains("possible values"));
     }

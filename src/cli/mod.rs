@@ -110,11 +110,7 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
     }
     let backend = match a.backend {
         args::BackendArg::Scalar => Backend::Scalar,
-        args::BackendArg::Simd => {
-            return Err(Error::Unsupported {
-                option: "-backend simd".into(),
-            });
-        }
+        args::BackendArg::Simd => Backend::Simd,
     };
 
     // Headers first: the mask, then the image (so -img wins), then the options.

@@ -10,6 +10,7 @@
 //! (spec Q16), which only has a meaning in the serial raster order.
 
 pub mod scalar;
+pub mod simd;
 
 use rayon::prelude::*;
 
@@ -19,13 +20,15 @@ use crate::setup::Setup;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// The reference implementation, one pixel at a time in f64.
-    #[default]
     Scalar,
+    /// `wide` vectors across consecutive pixels of a row (see [`simd`]).
+    #[default]
+    Simd,
 }
 
 impl Backend {
     /// Every backend, for tests that loop over all of them.
-    pub const ALL: [Backend; 1] = [Backend::Scalar];
+    pub const ALL: [Backend; 2] = [Backend::Scalar, Backend::Simd];
 }
 
 /// A rendered float image and what the loop measured on the way.
@@ -72,7 +75,9 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
     let height = setup.detector.spixels;
     let mut pixels = vec![0f32; width * height];
     let first = first_rendered(setup);
+    // C's run-wide interpolation switch (compat) only has a meaning in serial order.
     let serial = setup.compat && setup.interpolate;
+    let backend = if serial { Backend::Scalar } else { backend };
     let (omega_sum, miss) = match backend {
         Backend::Scalar if serial => {
             let mut latch = true;
@@ -90,6 +95,16 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
                 .par_chunks_mut(width)
                 .enumerate()
                 .map(|(s, row)| scalar::render_row(setup, s, row, first, None))
+                .collect();
+            let omega = rows.iter().map(|r| r.omega_sum).sum();
+            (omega, rows.iter().find_map(|r| r.interpolation_miss))
+        }
+        Backend::Simd => {
+            let prep = simd::Prepared::new(setup);
+            let rows: Vec<scalar::RowStats> = pixels
+                .par_chunks_mut(width)
+                .enumerate()
+                .map(|(s, row)| simd::render_row(setup, &prep, s, row, first))
                 .collect();
             let omega = rows.iter().map(|r| r.omega_sum).sum();
             (omega, rows.iter().find_map(|r| r.interpolation_miss))

@@ -46,16 +46,28 @@ pub fn render_row(
     s: usize,
     row: &mut [f32],
     first: Option<(usize, usize)>,
+    latch: Option<&mut bool>,
+) -> RowStats {
+    render_row_range(setup, s, row, 0..row.len(), first, latch)
+}
+
+/// Render the pixels `fast` of row `s` into `row` (indexed by the fast pixel index).
+pub fn render_row_range(
+    setup: &Setup,
+    s: usize,
+    row: &mut [f32],
+    fast: std::ops::Range<usize>,
+    first: Option<(usize, usize)>,
     mut latch: Option<&mut bool>,
 ) -> RowStats {
     let mut stats = RowStats::default();
-    for (f, out) in row.iter_mut().enumerate() {
+    for f in fast {
         if !super::is_rendered(setup, f, s) {
             continue;
         }
         let is_first = first == Some((f, s));
         let (value, omega) = pixel(setup, f, s, is_first, latch.as_deref_mut(), &mut stats);
-        *out = value as f32;
+        row[f] = value as f32;
         stats.omega_sum += omega;
     }
     stats
@@ -63,7 +75,7 @@ pub fn render_row(
 
 /// F_cell for fractional (h, k, l) with nearest indices (h0, k0, l0).
 #[inline]
-fn structure_factor(
+pub(crate) fn structure_factor(
     setup: &Setup,
     hkl: [f64; 3],
     hkl0: [f64; 3],
@@ -226,7 +238,10 @@ fn pixel(
                     };
                 }
                 omega_sum += omega;
-                if cap == 0.0 || setup.oversample_thick {
+                // C recomputes when its cached value is 0: at the first sub-pixel of a layer, or
+                // always with -oversample_thick (which, in C, zeroes a sensor of no thickness).
+                let thick = layers.thickness > 0.0 || compat;
+                if thick && (cap == 0.0 || setup.oversample_thick) {
                     let parallax = vec3::dot(d, det.odet);
                     let mu = layers.step * layers.mu / parallax;
                     cap = (-(t as f64) * mu).exp() - (-((t + 1) as f64) * mu).exp();
