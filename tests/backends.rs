@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use nanobragg::engine::{self, Backend, Rendered};
+use nanobragg::engine::{self, Backend};
 use nanobragg::io::HklGrid;
 use nanobragg::params::{Convention, Lattice, Misset, Params, Pivot, Shape};
 use nanobragg::setup::Setup;
@@ -212,33 +212,6 @@ fn params() -> impl Strategy<Value = Params> {
         })
 }
 
-/// (correlation, worst relative error on pixels above 1 % of the peak).
-fn compare(reference: &Rendered, candidate: &Rendered) -> (f64, f64) {
-    let r: Vec<f64> = reference.pixels.iter().map(|&v| v as f64).collect();
-    let c: Vec<f64> = candidate.pixels.iter().map(|&v| v as f64).collect();
-    let n = r.len() as f64;
-    let (mr, mc) = (r.iter().sum::<f64>() / n, c.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (x, y) in r.iter().zip(&c) {
-        sxy += (x - mr) * (y - mc);
-        sxx += (x - mr) * (x - mr);
-        syy += (y - mc) * (y - mc);
-    }
-    let corr = if sxx == 0.0 && syy == 0.0 {
-        1.0
-    } else {
-        sxy / (sxx * syy).sqrt()
-    };
-    let peak = r.iter().cloned().fold(0.0, f64::max);
-    let worst = r
-        .iter()
-        .zip(&c)
-        .filter(|(x, _)| **x > 0.01 * peak)
-        .map(|(x, y)| ((y - x) / x).abs())
-        .fold(0.0, f64::max);
-    (corr, worst)
-}
-
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -255,9 +228,9 @@ proptest! {
         let scalar = engine::render(&setup, Backend::Scalar);
         let simd = engine::render(&setup, Backend::Simd);
         prop_assert!(scalar.pixels.iter().all(|v| v.is_finite()));
-        let (corr, worst) = compare(&scalar, &simd);
-        prop_assert!(corr >= 0.999_999_9, "correlation {corr}");
-        prop_assert!(worst <= 1e-6, "worst relative error {worst}");
+        let (corr, worst) = engine::agreement(&scalar.pixels, &simd.pixels);
+        prop_assert!(corr >= engine::MIN_CORRELATION, "correlation {corr}");
+        prop_assert!(worst <= engine::MAX_RELATIVE_ERROR, "worst relative error {worst}");
         prop_assert!((scalar.omega_sum - simd.omega_sum).abs() <= 1e-9 * scalar.omega_sum.abs());
     }
 

@@ -110,11 +110,56 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
             (omega, rows.iter().find_map(|r| r.interpolation_miss))
         }
     };
-    Rendered {
+    let rendered = Rendered {
         width,
         height,
         pixels,
         omega_sum,
         interpolation_miss: miss,
+    };
+    #[cfg(feature = "check-simd")]
+    if backend == Backend::Simd {
+        let reference = render(setup, Backend::Scalar);
+        let (corr, worst) = agreement(&reference.pixels, &rendered.pixels);
+        assert!(
+            corr >= MIN_CORRELATION && worst <= MAX_RELATIVE_ERROR,
+            "check-simd: SIMD image differs from the scalar one: correlation {corr}, worst \
+             relative error {worst}"
+        );
     }
+    rendered
+}
+
+/// Agreement required between the SIMD and scalar engines: Pearson correlation.
+pub const MIN_CORRELATION: f64 = 0.999_999_9;
+/// Agreement required between the SIMD and scalar engines: relative error on every pixel
+/// brighter than 1 % of the peak.
+pub const MAX_RELATIVE_ERROR: f64 = 1e-6;
+
+/// Compare a candidate image with a reference: (Pearson correlation, worst relative error over
+/// the reference pixels brighter than 1 % of its peak). Two constant images correlate 1.
+pub fn agreement(reference: &[f32], candidate: &[f32]) -> (f64, f64) {
+    let n = reference.len().max(1) as f64;
+    let mr = reference.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let mc = candidate.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (&x, &y) in reference.iter().zip(candidate) {
+        let (x, y) = (x as f64 - mr, y as f64 - mc);
+        sxy += x * y;
+        sxx += x * x;
+        syy += y * y;
+    }
+    let corr = if sxx == 0.0 && syy == 0.0 {
+        1.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    };
+    let peak = reference.iter().map(|&v| v as f64).fold(0.0, f64::max);
+    let worst = reference
+        .iter()
+        .zip(candidate)
+        .filter(|(x, _)| **x as f64 > 0.01 * peak)
+        .map(|(&x, &y)| ((y as f64 - x as f64) / x as f64).abs())
+        .fold(0.0, f64::max);
+    (corr, worst)
 }

@@ -210,7 +210,7 @@ fn pixel(
 
     let mut acc = if compat { setup.water } else { 0.0 };
     let mut total = 0.0;
-    let mut cap_sum = 0.0;
+    let mut water_acc = 0.0;
     let mut polar = if setup.nopolar { 1.0 } else { 0.0 };
     let mut omega = 0.0;
     let mut omega_sum = 0.0;
@@ -307,6 +307,8 @@ fn pixel(
                         }
                     }
                 }
+                // Water scatters like a flat background: ⟨P·ω·capture⟩ over sub-pixels.
+                water_acc += polar * omega * cap;
             }
         }
         if !compat {
@@ -315,7 +317,6 @@ fn pixel(
             } else {
                 layer_sum * cap
             };
-            cap_sum += cap;
         }
     }
 
@@ -335,7 +336,7 @@ fn pixel(
         value *= omega;
     }
     if !compat && setup.water != 0.0 {
-        value += setup.water * polar * omega * cap_sum;
+        value += setup.water * water_acc / (n * n) as f64;
     }
     (value, omega_sum)
 }

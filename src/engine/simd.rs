@@ -319,7 +319,7 @@ fn chunk(
 
     let mut acc = F::splat(if compat { setup.water } else { 0.0 });
     let mut total = F::ZERO;
-    let mut cap_sum = F::ZERO;
+    let mut water_acc = F::ZERO;
     let mut polar = F::splat(if setup.nopolar { 1.0 } else { 0.0 });
     let mut omega = F::ZERO;
     let mut omega_sum = F::ZERO;
@@ -480,6 +480,8 @@ fn chunk(
                         }
                     }
                 }
+                // Water scatters like a flat background: ⟨P·ω·capture⟩ over sub-pixels.
+                water_acc += polar * omega * cap;
             }
         }
         if !compat {
@@ -488,7 +490,6 @@ fn chunk(
             } else {
                 layer_sum * cap
             };
-            cap_sum += cap;
         }
     }
 
@@ -505,7 +506,7 @@ fn chunk(
         value *= omega;
     }
     if !compat && setup.water != 0.0 {
-        value += F::splat(setup.water) * polar * omega * cap_sum;
+        value += F::splat(setup.water / (n * n) as f64) * water_acc;
     }
     (value.to_array(), omega_sum.to_array())
 }
