@@ -1,32 +1,35 @@
-//! The SIMD engine: `LANES` consecutive pixels of a detector row in one `wide` vector.
+//! The SIMD engine: `LANES` consecutive pixels of a detector row in one `wide` vector, and the
+//! loop over crystal orientations moved outside the loop over pixels.
 //!
 //! # How it maps onto nanoBragg.c's loop
 //!
-//! C walks one pixel at a time (`for spixel { for fpixel { … } }`). Here each vector lane is one
-//! pixel: lane `i` of a chunk holds pixel `f0 + i` of row `s`, so the whole C loop body runs on
-//! `LANES` pixels at once (8 f64 lanes with AVX-512, 4 with AVX2, see [`LANES`]). Everything in
-//! the body is the same for every lane except the pixel position, so the loop nest is unchanged:
+//! C walks one pixel at a time and runs the whole loop nest inside it. Here lane `i` of vector
+//! `c` holds pixel `f0 + 8c + i` of a block of up to [`BLOCK`] pixels of row `s`, and the loop
+//! nest is reordered so that the innermost loop runs over the pixels of the block:
 //!
 //! ```text
-//! for each chunk of LANES pixels in the row            C: fpixel (LANES at a time)
+//! for each block of the row (BLOCK pixels, L1-resident buffers)
 //!   for each layer t, sub-pixel (subS, subF):          C: thick_tic, subS, subF
-//!     Fdet is a lane vector (one value per pixel), Sdet and Odet are scalars
-//!     P = pix0 + Fdet·f̂ + Sdet·ŝ + Odet·ô;  R = |P|;  d = P/R           (lanes)
-//!     ω, capture fraction (lanes; first sub-pixel unless -oversample_*)
+//!     for each vector of pixels:                       (stage A: geometry)
+//!       P = pix0 + Fdet·f̂ + Sdet·ŝ + Odet·ô;  d = P/|P|;  ω;  capture fraction
 //!     for each source:                                 C: source
-//!       q = d·(1/λ) − i·(1/λ)              (per-source constants hoisted)
-//!       polarization (lanes, first source), dmin test as a lane mask
+//!       for each vector:  q = d/λ − î/λ;  dmin mask;  polarization (first source)
 //!       for each (φ, domain) orientation:              C: phi_tic, mos_tic
-//!         h = a·q, k = b·q, l = c·q        (a, b, c: scalars broadcast; 9 FMA)
-//!         F_latt², F_cell², accumulate     (lanes)
+//!         for each vector:                             (stage B: the hot loop)
+//!           h = a·q, k = b·q, l = c·q;  F_latt², F_cell²;  accumulate
+//!   for each vector: scale, polarization, ω, capture → pixel values
 //! ```
+//!
+//! For any one pixel the terms are accumulated in exactly C's order (layer, sub-pixel, source,
+//! φ, domain), so C's order-dependent `compat` behaviours (running-sum multiplications) carry
+//! over unchanged; only the interleaving between pixels differs, and pixels are independent.
 //!
 //! # Techniques
 //!
 //! * **Hoisting.** The crystal's real-space vectors for every (φ step, mosaic domain) pair are
-//!   computed once per run (setup), not per pixel, sub-pixel and source as in C. Per source,
-//!   `1/λ`, the incident direction and the polarization frame (`B = p̂×î`, `E = î×B`) are
-//!   computed once.
+//!   computed once per run (setup), not per pixel, sub-pixel and source as in C; inside the hot
+//!   loop they are nine broadcast scalars. Per source, `1/λ`, `−î/λ` and the polarization frame
+//!   (`B = p̂×î`, `E = î×B`) are computed once.
 //! * **Integer peel.** For an integer N, `sin(πNh)/sin(πh) = ±sin(πNδ)/sin(πδ)` with
 //!   `δ = h − h0` (any integer h0), and `sin(πNδ) = ±sin(πr)` with `r = Nδ − round(Nδ)`. Both
 //!   sines then have arguments in [−π/2, π/2], so no range reduction is needed: [`sinpi`] is an
@@ -47,8 +50,8 @@
 //!
 //! * `compat` with tricubic interpolation: C's run-wide interpolation switch is serial
 //!   ([`super::render`] hands the whole image to the scalar engine).
-//! * `compat` with a φ sweep through φ = 0: the chunk holding the image's first rendered pixel
-//!   (C's very first evaluation starts from the unrotated crystal, spec Q1).
+//! * `compat` with a φ sweep through φ = 0: the image's first rendered pixel (C's very first
+//!   evaluation starts from the unrotated crystal, spec Q1).
 //! * The curved detector maps each sub-pixel with the scalar [`super::scalar::curve`], lane by
 //!   lane; the rest of its loop stays vectorised.
 
@@ -58,12 +61,8 @@ use crate::vec3::{self, Vec3};
 
 use super::scalar::{self, RowStats};
 
-#[cfg(target_feature = "avx512f")]
-/// The lane vector: eight f64 with AVX-512.
+/// The lane vector: eight f64 (one zmm register with AVX-512, two ymm with AVX2).
 pub type F = wide::f64x8;
-#[cfg(not(target_feature = "avx512f"))]
-/// The lane vector: four f64 (AVX2, or two SSE2 registers).
-pub type F = wide::f64x4;
 
 /// Pixels per vector.
 pub const LANES: usize = std::mem::size_of::<F>() / 8;
@@ -84,10 +83,14 @@ const SINPI: [f64; 8] = [
 #[inline(always)]
 pub fn sinpi(x: F) -> F {
     let x2 = x * x;
-    let mut p = F::splat(SINPI[7]);
-    for &c in SINPI[..7].iter().rev() {
-        p = p.mul_add(x2, F::splat(c));
-    }
+    let c = |k: usize| F::splat(SINPI[k]);
+    let p = c(7).mul_add(x2, c(6));
+    let p = p.mul_add(x2, c(5));
+    let p = p.mul_add(x2, c(4));
+    let p = p.mul_add(x2, c(3));
+    let p = p.mul_add(x2, c(2));
+    let p = p.mul_add(x2, c(1));
+    let p = p.mul_add(x2, c(0));
     p * x
 }
 
@@ -261,6 +264,10 @@ fn lattice_factor_sq(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) 
     }
 }
 
+/// Pixels per block: the row is processed in blocks whose per-pixel buffers stay in L1.
+pub const BLOCK: usize = 256;
+const VECS: usize = BLOCK / LANES;
+
 /// Render one row `s` with the SIMD kernel into `row`.
 pub fn render_row(
     setup: &Setup,
@@ -269,246 +276,403 @@ pub fn render_row(
     row: &mut [f32],
     first: Option<(usize, usize)>,
 ) -> RowStats {
-    let width = row.len();
     let mut stats = RowStats::default();
+    let mut state = Block::new();
     let mut f0 = 0;
-    while f0 < width {
-        let end = (f0 + LANES).min(width);
-        let active: [bool; LANES] =
-            std::array::from_fn(|i| f0 + i < end && super::is_rendered(setup, f0 + i, s));
-        if active.iter().any(|&a| a) {
-            let holds_first = first.is_some_and(|(ff, fs)| fs == s && ff >= f0 && ff < end);
-            if holds_first && setup.compat && setup.phi_zero_carry.is_some() {
-                // C's very first evaluation (Q1): the scalar engine handles it.
-                let r = scalar::render_row_range(setup, s, row, f0..end, first, None);
-                stats.omega_sum += r.omega_sum;
-                stats.interpolation_miss = stats.interpolation_miss.or(r.interpolation_miss);
-            } else {
-                let (values, omega) = chunk(setup, prep, f0, s, &active, &mut stats);
-                for (i, out) in row[f0..end].iter_mut().enumerate() {
-                    if active[i] {
-                        *out = values[i] as f32;
-                        stats.omega_sum += omega[i];
-                    }
+    while f0 < row.len() {
+        let end = (f0 + BLOCK).min(row.len());
+        let q1_first = first.filter(|&(ff, fs)| {
+            setup.compat && setup.phi_zero_carry.is_some() && fs == s && ff >= f0 && ff < end
+        });
+        if state.activate(setup, s, f0, end, q1_first.map(|(ff, _)| ff)) {
+            state.run(setup, prep, s, f0, &mut stats);
+            for (i, out) in row[f0..end].iter_mut().enumerate() {
+                if state.active[i] {
+                    *out = state.value[i] as f32;
                 }
             }
+            stats.omega_sum += state.omega_total;
+        }
+        if let Some((ff, _)) = q1_first {
+            // C's very first evaluation (Q1): the scalar engine handles that pixel.
+            let r = scalar::render_row_range(setup, s, row, ff..ff + 1, first, None);
+            stats.omega_sum += r.omega_sum;
         }
         f0 = end;
     }
     stats
 }
 
-/// One chunk of `LANES` pixels starting at `f0` in row `s`: pixel values and Σω per lane.
-fn chunk(
-    setup: &Setup,
-    prep: &Prepared,
-    f0: usize,
-    s: usize,
-    active: &[bool; LANES],
-    stats: &mut RowStats,
-) -> ([f64; LANES], [f64; LANES]) {
-    let det = &setup.detector;
-    let compat = setup.compat;
-    let n = setup.oversample;
-    let sub = det.pixel_size / n as f64;
-    let layers = setup.layers;
-    let domains = setup.mosaic.len();
-    let thick = layers.thickness > 0.0 || compat;
-    let grid = setup.grid.as_ref().filter(|g| g.count > 0);
-    let nopolar_kept = setup.nopolar && !compat;
+/// Per-pixel state of one block, as lane vectors (`VECS` of them).
+struct Block {
+    nvec: usize,
+    active: [bool; BLOCK],
+    mask: [F; VECS],
+    dx: [F; VECS],
+    dy: [F; VECS],
+    dz: [F; VECS],
+    qx: [F; VECS],
+    qy: [F; VECS],
+    qz: [F; VECS],
+    keep: [F; VECS],
+    acc: [F; VECS],
+    layer_sum: [F; VECS],
+    total: [F; VECS],
+    polar: [F; VECS],
+    omega: [F; VECS],
+    omega_sum_v: [F; VECS],
+    cap: [F; VECS],
+    water_acc: [F; VECS],
+    value: [f64; BLOCK],
+    /// Σω over the block's rendered sub-pixels.
+    omega_total: f64,
+}
 
-    let mut acc = F::splat(if compat { setup.water } else { 0.0 });
-    let mut total = F::ZERO;
-    let mut water_acc = F::ZERO;
-    let mut polar = F::splat(if setup.nopolar { 1.0 } else { 0.0 });
-    let mut omega = F::ZERO;
-    let mut omega_sum = F::ZERO;
-    let mut cap = F::ZERO;
-    let compat_skip_zero = compat && setup.water == 0.0;
+impl Block {
+    fn new() -> Box<Block> {
+        Box::new(Block {
+            nvec: 0,
+            active: [false; BLOCK],
+            mask: [F::ZERO; VECS],
+            dx: [F::ZERO; VECS],
+            dy: [F::ZERO; VECS],
+            dz: [F::ZERO; VECS],
+            qx: [F::ZERO; VECS],
+            qy: [F::ZERO; VECS],
+            qz: [F::ZERO; VECS],
+            keep: [F::ZERO; VECS],
+            acc: [F::ZERO; VECS],
+            layer_sum: [F::ZERO; VECS],
+            total: [F::ZERO; VECS],
+            polar: [F::ZERO; VECS],
+            omega: [F::ZERO; VECS],
+            omega_sum_v: [F::ZERO; VECS],
+            cap: [F::ZERO; VECS],
+            water_acc: [F::ZERO; VECS],
+            value: [0.0; BLOCK],
+            omega_total: 0.0,
+        })
+    }
 
-    for t in 0..layers.count {
-        let odet = t as f64 * layers.step;
-        cap = F::splat(if layers.thickness == 0.0 { 1.0 } else { 0.0 });
-        let mut layer_sum = F::ZERO;
-        for sub_s in 0..n {
-            let sdet = sub * (s * n + sub_s) as f64 + sub / 2.0;
-            for sub_f in 0..n {
-                let fdet = lanes_from(|i| sub * ((f0 + i) * n + sub_f) as f64 + sub / 2.0);
+    /// Mark the rendered pixels of `f0..end` (minus the Q1 pixel); false when there are none.
+    fn activate(
+        &mut self,
+        setup: &Setup,
+        s: usize,
+        f0: usize,
+        end: usize,
+        skip: Option<usize>,
+    ) -> bool {
+        let n = end - f0;
+        self.nvec = n.div_ceil(LANES);
+        let [x0, x1, y0, y1] = setup.roi;
+        let row_in = s >= y0 && s <= y1;
+        let mask = setup
+            .mask
+            .as_deref()
+            .map(|m| &m[s * setup.detector.fpixels..]);
+        let mut any = false;
+        for i in 0..self.nvec * LANES {
+            let f = f0 + i;
+            let on = row_in
+                && i < n
+                && f >= x0
+                && f <= x1
+                && mask.is_none_or(|m| m[f] != 0)
+                && skip != Some(f);
+            self.active[i] = on;
+            any |= on;
+        }
+        for c in 0..self.nvec {
+            self.mask[c] = lanes_from(|i| {
+                if self.active[c * LANES + i] {
+                    f64::from_bits(u64::MAX)
+                } else {
+                    0.0
+                }
+            });
+        }
+        any
+    }
+
+    /// The loop nest for the block starting at pixel `f0` of row `s`.
+    fn run(&mut self, setup: &Setup, prep: &Prepared, s: usize, f0: usize, stats: &mut RowStats) {
+        let det = &setup.detector;
+        let compat = setup.compat;
+        let n = setup.oversample;
+        let sub = det.pixel_size / n as f64;
+        let layers = setup.layers;
+        let nv = self.nvec;
+        let thick = layers.thickness > 0.0 || compat;
+        let nopolar_kept = setup.nopolar && !compat;
+
+        for c in 0..nv {
+            self.acc[c] = F::splat(if compat { setup.water } else { 0.0 });
+            self.total[c] = F::ZERO;
+            self.polar[c] = F::splat(if setup.nopolar { 1.0 } else { 0.0 });
+            self.omega[c] = F::ZERO;
+            self.omega_sum_v[c] = F::ZERO;
+            self.water_acc[c] = F::ZERO;
+        }
+        let lane_index = lanes_from(|i| i as f64);
+        for t in 0..layers.count {
+            let odet = t as f64 * layers.step;
+            for c in 0..nv {
+                self.cap[c] = F::splat(if layers.thickness == 0.0 { 1.0 } else { 0.0 });
+                self.layer_sum[c] = F::ZERO;
+            }
+            for sub_s in 0..n {
+                let sdet = sub * (s * n + sub_s) as f64 + sub / 2.0;
                 let base = det.position(0.0, sdet, odet);
-                let mut pos = V3 {
-                    x: fdet.mul_add(F::splat(det.fdet[0]), F::splat(base[0])),
-                    y: fdet.mul_add(F::splat(det.fdet[1]), F::splat(base[1])),
-                    z: fdet.mul_add(F::splat(det.fdet[2]), F::splat(base[2])),
-                };
-                if setup.curved {
-                    let fd = fdet.to_array();
-                    let (px, py, pz) = (pos.x.to_array(), pos.y.to_array(), pos.z.to_array());
-                    let mapped: [Vec3; LANES] = std::array::from_fn(|i| {
-                        scalar::curve(setup, [px[i], py[i], pz[i]], fd[i], sdet, odet)
-                    });
-                    pos = V3 {
-                        x: lanes_from(|i| mapped[i][0]),
-                        y: lanes_from(|i| mapped[i][1]),
-                        z: lanes_from(|i| mapped[i][2]),
-                    };
-                }
-                let r2 = pos.x.mul_add(pos.x, pos.y.mul_add(pos.y, pos.z * pos.z));
-                let airpath = r2.sqrt();
-                let inv_r = F::ONE / airpath;
-                let d = V3 {
-                    x: pos.x * inv_r,
-                    y: pos.y * inv_r,
-                    z: pos.z * inv_r,
-                };
-                let first_sub = t == 0 && sub_s == 0 && sub_f == 0;
-                if first_sub || setup.oversample_omega {
-                    omega = if setup.point_pixel {
-                        inv_r * inv_r
-                    } else {
-                        F::splat(det.pixel_size * det.pixel_size * det.close_distance)
-                            * inv_r
-                            * inv_r
-                            * inv_r
-                    };
-                }
-                omega_sum += omega;
-                // C recomputes the capture fraction at the first sub-pixel of each layer of a
-                // real sensor, or at every sub-pixel with -oversample_thick.
-                let first_of_layer = sub_s == 0 && sub_f == 0 && layers.thickness > 0.0;
-                if first_of_layer || (thick && setup.oversample_thick) {
-                    let parallax = d.dot_scalar(det.odet);
-                    let mu = F::splat(layers.step * layers.mu) / parallax;
-                    cap = (-(F::splat(t as f64) * mu)).exp()
-                        - (-(F::splat((t + 1) as f64) * mu)).exp();
-                }
-                for src in &prep.sources {
-                    let inv = F::splat(src.inv_lambda);
-                    let q = V3 {
-                        x: d.x.mul_add(inv, F::splat(src.minus_inc_over_lambda[0])),
-                        y: d.y.mul_add(inv, F::splat(src.minus_inc_over_lambda[1])),
-                        z: d.z.mul_add(inv, F::splat(src.minus_inc_over_lambda[2])),
-                    };
-                    // dmin: keep lanes whose resolution 1/|q| is at least dmin.
-                    let keep = if setup.dmin > 0.0 {
-                        let stol =
-                            q.x.mul_add(q.x, q.y.mul_add(q.y, q.z * q.z)).sqrt() * F::splat(0.5);
-                        let reject = stol.simd_gt(F::ZERO)
-                            & F::splat(setup.dmin).simd_gt(F::splat(0.5) / stol);
-                        !reject
-                    } else {
-                        F::splat(f64::from_bits(u64::MAX))
-                    };
-                    let need = if setup.oversample_polar {
-                        keep
-                    } else {
-                        keep & polar.simd_eq(F::ZERO)
-                    };
-                    if !nopolar_kept && need.any() {
-                        let cos2t = d.dot_scalar(src.incident);
-                        let c2 = cos2t * cos2t;
-                        let sin2 = F::ONE - c2;
-                        let cos2psi = if setup.kahn != 0.0 {
-                            let e = d.dot_scalar(src.e_in);
-                            let b = d.dot_scalar(src.b_in);
-                            let (e2, b2) = (e * e, b * b);
-                            let norm = e2 + b2;
-                            norm.simd_eq(F::ZERO).select(F::ONE, (e2 - b2) / norm)
-                        } else {
-                            F::ONE
+                for sub_f in 0..n {
+                    // Stage A: sub-pixel geometry, solid angle, capture fraction.
+                    let first_sub = t == 0 && sub_s == 0 && sub_f == 0;
+                    let new_omega = first_sub || setup.oversample_omega;
+                    let first_of_layer = sub_s == 0 && sub_f == 0 && layers.thickness > 0.0;
+                    let new_cap = first_of_layer || (thick && setup.oversample_thick);
+                    for c in 0..nv {
+                        let start = sub * ((f0 + c * LANES) * n + sub_f) as f64 + sub / 2.0;
+                        let fdet = lane_index.mul_add(F::splat(sub * n as f64), F::splat(start));
+                        let mut pos = V3 {
+                            x: fdet.mul_add(F::splat(det.fdet[0]), F::splat(base[0])),
+                            y: fdet.mul_add(F::splat(det.fdet[1]), F::splat(base[1])),
+                            z: fdet.mul_add(F::splat(det.fdet[2]), F::splat(base[2])),
                         };
-                        let p =
-                            F::splat(0.5) * (F::ONE + c2 - F::splat(setup.kahn) * cos2psi * sin2);
-                        polar = need.select(p, polar);
-                    }
-                    for &row in &prep.phi_rows {
-                        for m in 0..domains {
-                            let [a, b, c] = &setup.orientations[row * domains + m];
-                            let hkl = [q.dot_scalar(*a), q.dot_scalar(*b), q.dot_scalar(*c)];
-                            let hkl0 = hkl.map(|x| (x - F::splat(0.5)).ceil());
-                            let fl2 = lattice_factor_sq(setup, prep, hkl, hkl0);
-                            let fc2 = match grid {
-                                None => F::splat(setup.default_f * setup.default_f),
-                                Some(_) => {
-                                    let h = hkl.map(|x| x.to_array());
-                                    let h0 = hkl0.map(|x| x.to_array());
-                                    let mut no_latch = None;
-                                    lanes_from(|i| {
-                                        if !active[i] {
-                                            return 0.0;
-                                        }
-                                        let fc = scalar::structure_factor(
-                                            setup,
-                                            [h[0][i], h[1][i], h[2][i]],
-                                            [h0[0][i], h0[1][i], h0[2][i]],
-                                            &mut no_latch,
-                                            stats,
-                                        );
-                                        fc * fc
-                                    })
-                                }
-                            };
-                            let term = fc2 * fl2;
-                            if compat {
-                                let mut next = acc + term;
-                                if setup.oversample_thick {
-                                    next *= cap;
-                                }
-                                if setup.oversample_polar {
-                                    next *= polar;
-                                }
-                                if setup.oversample_omega {
-                                    next *= omega;
-                                }
-                                let mut take = keep;
-                                if compat_skip_zero {
-                                    take &= !fl2.simd_eq(F::ZERO);
-                                }
-                                acc = take.select(next, acc);
+                        if setup.curved {
+                            pos = curved(setup, pos, fdet, sdet, odet);
+                        }
+                        let r2 = pos.x.mul_add(pos.x, pos.y.mul_add(pos.y, pos.z * pos.z));
+                        let inv_r = F::ONE / r2.sqrt();
+                        let d = V3 {
+                            x: pos.x * inv_r,
+                            y: pos.y * inv_r,
+                            z: pos.z * inv_r,
+                        };
+                        (self.dx[c], self.dy[c], self.dz[c]) = (d.x, d.y, d.z);
+                        if new_omega {
+                            self.omega[c] = if setup.point_pixel {
+                                inv_r * inv_r
                             } else {
-                                let mut term = term;
-                                if setup.oversample_thick {
-                                    term *= cap;
-                                }
-                                if setup.oversample_polar {
-                                    term *= polar;
-                                }
-                                if setup.oversample_omega {
-                                    term *= omega;
-                                }
-                                layer_sum += keep.select(term, F::ZERO);
+                                F::splat(det.pixel_size * det.pixel_size * det.close_distance)
+                                    * (inv_r * inv_r * inv_r)
+                            };
+                        }
+                        self.omega_sum_v[c] += self.omega[c];
+                        if new_cap {
+                            let parallax = d.dot_scalar(det.odet);
+                            let mu = F::splat(layers.step * layers.mu) / parallax;
+                            self.cap[c] = (-(F::splat(t as f64) * mu)).exp()
+                                - (-(F::splat((t + 1) as f64) * mu)).exp();
+                        }
+                    }
+                    for src in &prep.sources {
+                        self.source_setup(setup, src, nopolar_kept);
+                        for &row in &prep.phi_rows {
+                            for m in 0..setup.mosaic.len() {
+                                let cell = &setup.orientations[row * setup.mosaic.len() + m];
+                                self.accumulate(setup, prep, cell, stats);
                             }
                         }
                     }
+                    for c in 0..nv {
+                        // Water scatters like a flat background: ⟨P·ω·capture⟩ over sub-pixels.
+                        self.water_acc[c] += self.polar[c] * self.omega[c] * self.cap[c];
+                    }
                 }
-                // Water scatters like a flat background: ⟨P·ω·capture⟩ over sub-pixels.
-                water_acc += polar * omega * cap;
+            }
+            if !compat {
+                for c in 0..nv {
+                    self.total[c] += if setup.oversample_thick {
+                        self.layer_sum[c]
+                    } else {
+                        self.layer_sum[c] * self.cap[c]
+                    };
+                }
             }
         }
-        if !compat {
-            total += if setup.oversample_thick {
-                layer_sum
+        let inv_steps = 1.0 / setup.steps;
+        let water = F::splat(setup.water / (n * n) as f64);
+        let mut omega = F::ZERO;
+        for c in 0..nv {
+            let mut value = if compat {
+                let v = F::splat(setup.scale * inv_steps) * self.acc[c];
+                if setup.oversample_thick {
+                    v
+                } else {
+                    v * self.cap[c]
+                }
             } else {
-                layer_sum * cap
+                F::splat(setup.scale * inv_steps) * self.total[c]
             };
+            if !setup.oversample_polar || nopolar_kept {
+                value *= self.polar[c];
+            }
+            if !setup.oversample_omega {
+                value *= self.omega[c];
+            }
+            if !compat && setup.water != 0.0 {
+                value += water * self.water_acc[c];
+            }
+            self.value[c * LANES..(c + 1) * LANES].copy_from_slice(&value.to_array());
+            omega = self.mask[c].select(self.omega_sum_v[c], F::ZERO) + omega;
+        }
+        self.omega_total = omega.reduce_add();
+    }
+
+    /// Per source: scattering vectors, the dmin mask, the polarization factor.
+    fn source_setup(&mut self, setup: &Setup, src: &SourceLanes, nopolar_kept: bool) {
+        let inv = F::splat(src.inv_lambda);
+        let m = src.minus_inc_over_lambda.map(F::splat);
+        for c in 0..self.nvec {
+            let d = V3 {
+                x: self.dx[c],
+                y: self.dy[c],
+                z: self.dz[c],
+            };
+            let q = V3 {
+                x: d.x.mul_add(inv, m[0]),
+                y: d.y.mul_add(inv, m[1]),
+                z: d.z.mul_add(inv, m[2]),
+            };
+            (self.qx[c], self.qy[c], self.qz[c]) = (q.x, q.y, q.z);
+            // dmin: keep lanes whose resolution 1/|q| is at least dmin.
+            let keep = if setup.dmin > 0.0 {
+                let stol = q.x.mul_add(q.x, q.y.mul_add(q.y, q.z * q.z)).sqrt() * F::splat(0.5);
+                let reject =
+                    stol.simd_gt(F::ZERO) & F::splat(setup.dmin).simd_gt(F::splat(0.5) / stol);
+                self.mask[c] & !reject
+            } else {
+                self.mask[c]
+            };
+            self.keep[c] = keep;
+            let need = if setup.oversample_polar {
+                keep
+            } else {
+                keep & self.polar[c].simd_eq(F::ZERO)
+            };
+            if !nopolar_kept && need.any() {
+                let cos2t = d.dot_scalar(src.incident);
+                let c2 = cos2t * cos2t;
+                let sin2 = F::ONE - c2;
+                let cos2psi = if setup.kahn != 0.0 {
+                    let e = d.dot_scalar(src.e_in);
+                    let b = d.dot_scalar(src.b_in);
+                    let (e2, b2) = (e * e, b * b);
+                    let norm = e2 + b2;
+                    norm.simd_eq(F::ZERO).select(F::ONE, (e2 - b2) / norm)
+                } else {
+                    F::ONE
+                };
+                let p = F::splat(0.5) * (F::ONE + c2 - F::splat(setup.kahn) * cos2psi * sin2);
+                self.polar[c] = need.select(p, self.polar[c]);
+            }
         }
     }
 
-    let mut value = if compat {
-        let v = F::splat(setup.scale) * acc / F::splat(setup.steps);
-        if setup.oversample_thick { v } else { v * cap }
-    } else {
-        F::splat(setup.scale) * total / F::splat(setup.steps)
-    };
-    if !setup.oversample_polar || nopolar_kept {
-        value *= polar;
+    /// Stage B, the hot loop: one crystal orientation over every pixel vector of the block.
+    #[inline(always)]
+    fn accumulate(
+        &mut self,
+        setup: &Setup,
+        prep: &Prepared,
+        cell: &[Vec3; 3],
+        stats: &mut RowStats,
+    ) {
+        let compat = setup.compat;
+        let grid = setup.grid.as_ref().filter(|g| g.count > 0);
+        let fc2_default = F::splat(setup.default_f * setup.default_f);
+        let all_kept = setup.dmin == 0.0;
+        let plain = !compat
+            && !setup.oversample_thick
+            && !setup.oversample_polar
+            && !setup.oversample_omega
+            && grid.is_none();
+        let [a, b, c3] = cell.map(|v| v.map(F::splat));
+        let half = F::splat(0.5);
+        for c in 0..self.nvec {
+            let (qx, qy, qz) = (self.qx[c], self.qy[c], self.qz[c]);
+            let dot = |v: [F; 3]| qx.mul_add(v[0], qy.mul_add(v[1], qz * v[2]));
+            let hkl = [dot(a), dot(b), dot(c3)];
+            let hkl0 = hkl.map(|x| (x - half).ceil());
+            let fl2 = lattice_factor_sq(setup, prep, hkl, hkl0);
+            if plain {
+                // The common case: default F, no per-term factors, correct physics.
+                let term = fc2_default * fl2;
+                self.layer_sum[c] += if all_kept {
+                    term
+                } else {
+                    self.keep[c].select(term, F::ZERO)
+                };
+                continue;
+            }
+            let fc2 = match grid {
+                None => fc2_default,
+                Some(_) => {
+                    let h = hkl.map(|x| x.to_array());
+                    let h0 = hkl0.map(|x| x.to_array());
+                    let mut no_latch = None;
+                    let active = &self.active;
+                    lanes_from(|i| {
+                        if !active[c * LANES + i] {
+                            return 0.0;
+                        }
+                        let fc = scalar::structure_factor(
+                            setup,
+                            [h[0][i], h[1][i], h[2][i]],
+                            [h0[0][i], h0[1][i], h0[2][i]],
+                            &mut no_latch,
+                            stats,
+                        );
+                        fc * fc
+                    })
+                }
+            };
+            let term = fc2 * fl2;
+            let keep = self.keep[c];
+            if compat {
+                let mut next = self.acc[c] + term;
+                if setup.oversample_thick {
+                    next *= self.cap[c];
+                }
+                if setup.oversample_polar {
+                    next *= self.polar[c];
+                }
+                if setup.oversample_omega {
+                    next *= self.omega[c];
+                }
+                let mut take = keep;
+                if setup.water == 0.0 {
+                    take &= !fl2.simd_eq(F::ZERO);
+                }
+                self.acc[c] = take.select(next, self.acc[c]);
+            } else {
+                let mut term = term;
+                if setup.oversample_thick {
+                    term *= self.cap[c];
+                }
+                if setup.oversample_polar {
+                    term *= self.polar[c];
+                }
+                if setup.oversample_omega {
+                    term *= self.omega[c];
+                }
+                self.layer_sum[c] += keep.select(term, F::ZERO);
+            }
+        }
     }
-    if !setup.oversample_omega {
-        value *= omega;
+}
+
+/// The curved-detector mapping, lane by lane with the scalar code.
+fn curved(setup: &Setup, pos: V3, fdet: F, sdet: f64, odet: f64) -> V3 {
+    let fd = fdet.to_array();
+    let (px, py, pz) = (pos.x.to_array(), pos.y.to_array(), pos.z.to_array());
+    let mapped: [Vec3; LANES] =
+        std::array::from_fn(|i| scalar::curve(setup, [px[i], py[i], pz[i]], fd[i], sdet, odet));
+    V3 {
+        x: lanes_from(|i| mapped[i][0]),
+        y: lanes_from(|i| mapped[i][1]),
+        z: lanes_from(|i| mapped[i][2]),
     }
-    if !compat && setup.water != 0.0 {
-        value += F::splat(setup.water / (n * n) as f64) * water_acc;
-    }
-    (value.to_array(), omega_sum.to_array())
 }
 
 #[cfg(test)]

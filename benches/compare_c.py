@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Side-by-side timing of nanoBragg (C, built from ../shared/reference) and nanobragg.
+
+    python3 benches/compare_c.py [--runs N] [--threads T] [--only NAME ...]
+
+Builds both programs, then for each case alternates C and nanobragg (same command line, same
+thread count, N runs each, default 5) in fresh scratch directories, and prints per case the
+median wall time of each, the ratio C/nanobragg, the peak resident memory of each, and the
+correlation of the two float images. Run it on an otherwise idle machine.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared")
+REF_DIR = os.path.join(ROOT, "target", "reference")
+C_BIN = os.path.join(REF_DIR, "nanoBragg")
+R_BIN = os.path.join(ROOT, "target", "release", "nanobragg")
+CMP_BIN = os.path.join(ROOT, "target", "release", "examples", "compare_images")
+
+SEED = "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100"
+CASES = [
+    ("seed-4096", SEED + " -detpixels 4096"),
+    ("seed-4096-nonoise-nopgm", SEED + " -detpixels 4096 -nonoise -nopgm"),
+    ("seed-2048", SEED + " -detpixels 2048"),
+    ("seed-1024", SEED + " -detpixels 1024"),
+    ("heavy", "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 10 -distance 100 "
+              "-detpixels 2048 -oversample 2 -mosaic 0.5 -mosaic_domains 10 -phi 0.05 -osc 0.1 -phisteps 4"),
+    ("div-disp", "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 10 -distance 100 "
+                 "-detpixels 1024 -divergence 0.2 -divsteps 3 -dispersion 0.1 -dispsteps 3"),
+    ("interpolate", "-hkl P1.hkl -interpolate -cell 50 50 50 90 90 90 -lambda 1 -N 10 "
+                    "-distance 200 -detpixels 2048 -pixel 0.05"),
+]
+
+
+def write_hkl(path):
+    """Every |h|,|k|,|l| <= 20 with a deterministic F (no randomness: a fixed formula)."""
+    with open(path, "w") as f:
+        for h in range(-20, 21):
+            for k in range(-20, 21):
+                for l in range(-20, 21):
+                    s2 = (h * h + k * k + l * l) / 2500.0
+                    wobble = ((h * 7919 + k * 104729 + l * 1299709) % 1000) / 1000.0
+                    f.write(f"{h} {k} {l} {100.0 * 2.718281828 ** (-2 * s2) * (0.2 + wobble):.4f}\n")
+
+
+def build():
+    subprocess.run(["bash", os.path.join(SHARED, "reference", "build.sh"), REF_DIR], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["cargo", "build", "--release", "--bin", "nanobragg", "--example", "compare_images"],
+                   cwd=ROOT, check=True)
+
+
+def run(binary, args, threads, workdir, hkl):
+    """One run in a fresh directory: (wall seconds, peak RSS in MiB, float image path)."""
+    if os.path.isdir(workdir):
+        shutil.rmtree(workdir)
+    os.makedirs(workdir)
+    if "-hkl" in args:
+        shutil.copy(hkl, os.path.join(workdir, "P1.hkl"))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads))
+    extra = ["-noprogress", "-seed", "1"] if binary == C_BIN else ["-quiet", "-seed", "1"]
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary] + args.split() + extra, cwd=workdir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"{binary} {args}: exit {proc.returncode}: {proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 1024.0, os.path.join(workdir, "floatimage.bin")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--no-build", action="store_true")
+    opts = ap.parse_args()
+    if not opts.no_build:
+        build()
+    scratch = tempfile.mkdtemp(prefix="nanobragg-compare-")
+    hkl = os.path.join(scratch, "P1.hkl")
+    write_hkl(hkl)
+    print(f"threads={opts.threads} runs={opts.runs}")
+    print(f"{'case':26} {'C s':>8} {'nanobragg s':>12} {'ratio':>7} {'C MiB':>7} {'nb MiB':>7} {'correlation':>13}")
+    for name, args in CASES:
+        if opts.only and name not in opts.only:
+            continue
+        times = {C_BIN: [], R_BIN: []}
+        mem = {C_BIN: 0.0, R_BIN: 0.0}
+        images = {}
+        for i in range(opts.runs):
+            for binary in (C_BIN, R_BIN):
+                tag = "c" if binary == C_BIN else "r"
+                wall, rss, img = run(binary, args, opts.threads, os.path.join(scratch, tag), hkl)
+                times[binary].append(wall)
+                mem[binary] = max(mem[binary], rss)
+                images[binary] = img
+        out = subprocess.run([CMP_BIN, images[C_BIN], images[R_BIN]], capture_output=True, text=True)
+        corr = out.stdout.split()[1] if out.returncode == 0 else "error"
+        tc, tr = statistics.median(times[C_BIN]), statistics.median(times[R_BIN])
+        print(f"{name:26} {tc:8.3f} {tr:12.3f} {tc / tr:7.1f} {mem[C_BIN]:7.0f} {mem[R_BIN]:7.0f} {corr:>13}",
+              flush=True)
+    shutil.rmtree(scratch)
+
+
+if __name__ == "__main__":
+    main()
