@@ -395,8 +395,12 @@ fn mix64(mut z: u64) -> u64 {
 /// For a fixed key this is a bijection of `index` (and vice versa), so two pixels of one image
 /// never share a stream.
 fn stream_state(key: u64, index: u64) -> u64 {
-    let k = mix64(key ^ 0x243F_6A88_85A3_08D3);
-    mix64(k ^ mix64(index.wrapping_mul(GOLDEN_GAMMA) ^ 0x1319_8A2E_0370_7344))
+    stream_state_hashed(mix64(key ^ 0x243F_6A88_85A3_08D3), index)
+}
+
+/// [`stream_state`] with the key already hashed.
+fn stream_state_hashed(hashed_key: u64, index: u64) -> u64 {
+    mix64(hashed_key ^ mix64(index.wrapping_mul(GOLDEN_GAMMA) ^ 0x1319_8A2E_0370_7344))
 }
 
 /// Map 64 random bits to `(0, 1)`: the top 53 bits `m` give `m·2⁻⁵³`, with `m = 0` replaced by
@@ -428,12 +432,6 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(key: u64, index: u64) -> Self {
-        Stream {
-            state: stream_state(key, index),
-        }
-    }
-
     fn next_uniform(&mut self) -> f64 {
         self.state = self.state.wrapping_add(GOLDEN_GAMMA);
         bits_to_open_unit(mix64(self.state))
@@ -469,17 +467,35 @@ fn ln_factorial(k: f64) -> f64 {
     (k + 0.5) * k.ln() - k + LN_SQRT_2PI + series
 }
 
+/// 1/k for the inversion's recurrence `p_k = p_(k−1)·(mean·(1/k))`.
+const RECIP: [f64; 64] = {
+    let mut t = [0.0; 64];
+    let mut k = 1;
+    while k < 64 {
+        t[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    t
+};
+
+/// The next term of the inversion's recurrence: `p·(mean/k)`, with `1/k` from a table.
+#[inline(always)]
+fn next_term(p: f64, mean: f64, k: u32) -> f64 {
+    let r = RECIP.get(k as usize).copied().unwrap_or(1.0 / f64::from(k));
+    p * (mean * r)
+}
+
 /// Poisson by sequential-search inversion of the CDF (one uniform); for `0 < mean < 10`.
-fn poisson_inversion(mean: f64, stream: &mut Stream) -> f64 {
-    let u = stream.next_uniform();
-    let mut p = (-mean).exp();
+/// `exp_neg_mean` is `e^(−mean)`, which callers may compute in bulk.
+fn poisson_inversion(mean: f64, exp_neg_mean: f64, u: f64) -> f64 {
+    let mut p = exp_neg_mean;
     let mut cdf = p;
     let mut k = 0u32;
     // The tail beyond a term below 1e-20 is far below the 2⁻⁵³ resolution of u; stopping there
     // guards against the CDF's rounding leaving it just below a u next to 1.
     while u > cdf && p > 1e-20 {
         k += 1;
-        p *= mean / f64::from(k);
+        p = next_term(p, mean, k);
         cdf += p;
     }
     f64::from(k)
@@ -510,6 +526,93 @@ fn poisson_ptrs(mean: f64, stream: &mut Stream) -> f64 {
     }
 }
 
+/// Below this mean [`PoissonStreams::draw`] inverts the CDF and wants `e^(−mean)`.
+pub const INVERSION_LIMIT: f64 = 10.0;
+
+/// Poisson deviates keyed by a seed: one independent stream per index (pixel). The seed is
+/// hashed once here instead of once per draw.
+#[derive(Clone, Copy, Debug)]
+pub struct PoissonStreams {
+    key: u64,
+}
+
+impl PoissonStreams {
+    /// Streams for `seed`.
+    pub fn new(seed: u64) -> Self {
+        PoissonStreams {
+            key: mix64(seed ^ 0x243F_6A88_85A3_08D3),
+        }
+    }
+
+    /// A Poisson deviate (integer-valued) of the given mean from stream `index`; see
+    /// [`poisson`]. For `0 < mean <` [`INVERSION_LIMIT`], `exp_neg_mean` must be `e^(−mean)`
+    /// (callers compute it in bulk with vector code); otherwise it is ignored.
+    pub fn draw(&self, index: u64, mean: f64, exp_neg_mean: f64) -> f64 {
+        if mean.is_nan() || mean <= 0.0 {
+            return 0.0;
+        }
+        if mean == f64::INFINITY {
+            return f64::INFINITY;
+        }
+        let mut stream = Stream {
+            state: stream_state_hashed(self.key, index),
+        };
+        if mean < INVERSION_LIMIT {
+            poisson_inversion(mean, exp_neg_mean, stream.next_uniform())
+        } else if mean < 1e9 {
+            poisson_ptrs(mean, &mut stream)
+        } else {
+            let u1 = stream.next_uniform();
+            let u2 = stream.next_uniform();
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos();
+            (mean + mean.sqrt() * z).round().max(0.0)
+        }
+    }
+}
+
+impl PoissonStreams {
+    /// Four deviates at once, identical to four calls of [`PoissonStreams::draw`]: the CDF
+    /// search for means below [`INVERSION_LIMIT`] runs on vector lanes, branch-free, for its
+    /// first [`VECTOR_TERMS`] terms; lanes needing more terms, and other means, use `draw`.
+    pub fn draw4(&self, index: [u64; 4], mean: [f64; 4]) -> [f64; 4] {
+        use wide::f64x4;
+        let m = f64x4::from(mean);
+        let small = mean.map(|x| x > 0.0 && x < INVERSION_LIMIT);
+        let e = (-m).exp();
+        let u = f64x4::from(std::array::from_fn::<f64, 4, _>(|i| {
+            let mut stream = Stream {
+                state: stream_state_hashed(self.key, index[i]),
+            };
+            if small[i] { stream.next_uniform() } else { 0.0 }
+        }));
+        let mut p = e;
+        let mut cdf = p;
+        let mut k = f64x4::ZERO;
+        let tiny = f64x4::splat(1e-20);
+        let mut go = u.simd_gt(cdf) & p.simd_gt(tiny);
+        for &r in &RECIP[1..=VECTOR_TERMS] {
+            if !go.any() {
+                break;
+            }
+            k += go.select(f64x4::ONE, f64x4::ZERO);
+            p *= m * f64x4::splat(r);
+            cdf += p;
+            go &= u.simd_gt(cdf) & p.simd_gt(tiny);
+        }
+        let (k, go, e) = (k.to_array(), go.to_bitmask(), e.to_array());
+        std::array::from_fn(|i| {
+            if small[i] && go & (1 << i) == 0 {
+                k[i]
+            } else {
+                self.draw(index[i], mean[i], e[i])
+            }
+        })
+    }
+}
+
+/// Terms of the Poisson CDF that [`PoissonStreams::draw4`] searches on vector lanes.
+pub const VECTOR_TERMS: usize = 24;
+
 /// A Poisson deviate (integer-valued) of the given mean, a pure function of
 /// `(seed, index, mean)` that uses only draws from the stream `(seed, index)` of [`uniform`].
 ///
@@ -519,23 +622,7 @@ fn poisson_ptrs(mean: f64, stream: &mut Stream) -> f64 {
 /// * `mean ≥ 10⁹`: `round(mean + √mean·z)` with `z` a Box–Muller normal deviate, floored at 0;
 ///   `+∞` returns `+∞`.
 pub fn poisson(seed: u64, index: u64, mean: f64) -> f64 {
-    if mean.is_nan() || mean <= 0.0 {
-        return 0.0;
-    }
-    if mean == f64::INFINITY {
-        return f64::INFINITY;
-    }
-    let mut stream = Stream::new(seed, index);
-    if mean < 10.0 {
-        poisson_inversion(mean, &mut stream)
-    } else if mean < 1e9 {
-        poisson_ptrs(mean, &mut stream)
-    } else {
-        let u1 = stream.next_uniform();
-        let u2 = stream.next_uniform();
-        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos();
-        (mean + mean.sqrt() * z).round().max(0.0)
-    }
+    PoissonStreams::new(seed).draw4([index; 4], [mean, 0.0, 0.0, 0.0])[0]
 }
 
 // The expected values are kept exactly as C printed them (`%.9g`, 9 significant digits, which
@@ -860,8 +947,48 @@ mod tests {
     }
 
     #[test]
+    fn draw4_matches_draw_lane_by_lane() {
+        let streams = PoissonStreams::new(99);
+        let means = [
+            0.0,
+            1e-6,
+            0.3,
+            0.9,
+            2.5,
+            7.0,
+            9.99,
+            10.0,
+            37.5,
+            1e4,
+            f64::NAN,
+            -1.0,
+        ];
+        for start in 0..means.len() {
+            let mean: [f64; 4] = std::array::from_fn(|i| means[(start + i) % means.len()]);
+            let index: [u64; 4] = std::array::from_fn(|i| (start * 4 + i) as u64);
+            let e = wide::f64x4::from(mean.map(|m| -m)).exp().to_array();
+            let got = streams.draw4(index, mean);
+            for i in 0..4 {
+                let want = streams.draw(index[i], mean[i], e[i]);
+                assert!(
+                    got[i] == want || (got[i].is_nan() && want.is_nan()),
+                    "{mean:?}"
+                );
+            }
+        }
+        // many small means, so the vector search and its scalar fallback both run
+        for i in 0..2000u64 {
+            let m = (i % 97) as f64 / 10.0;
+            let e = wide::f64x4::splat(-m).exp().to_array()[0];
+            assert_eq!(streams.draw4([i; 4], [m; 4])[0], streams.draw(i, m, e));
+        }
+    }
+
+    #[test]
     fn stream_reader_matches_uniform() {
-        let mut s = Stream::new(7, 11);
+        let mut s = Stream {
+            state: stream_state(7, 11),
+        };
         for c in 0..5 {
             assert_eq!(s.next_uniform(), uniform(7, 11, c));
         }

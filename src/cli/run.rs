@@ -100,6 +100,13 @@ fn smv_header(setup: &Setup, params: &Params) -> io::smv::SmvHeader {
     }
 }
 
+/// Wait for a writer thread and pass on its result.
+fn join(handle: std::thread::ScopedJoinHandle<'_, Result<()>>) -> Result<()> {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 fn line(out: &mut dyn Write, text: &str) -> Result<()> {
     writeln!(out, "{text}").map_err(|e| Error::io("<stdout>", e))
 }
@@ -160,78 +167,94 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
     )?;
     let stats = image::stats(&setup, &rendered);
     let o = &job.outputs;
-    line(
-        out,
-        &format!(
-            "writing {} as {} 4-byte floats",
-            o.float.display(),
-            rendered.pixels.len()
-        ),
-    )?;
-    io::floatfile::write_float_image(&o.float, &rendered.pixels)?;
-    line(
-        out,
-        &format!(
-            "max_I = {}  at {} {}",
-            g(stats.max),
-            g(stats.max_position[0]),
-            g(stats.max_position[1])
-        ),
-    )?;
-    line(
-        out,
-        &format!(
-            "mean= {} rms= {} rmsd= {}",
-            g(stats.mean),
-            g(stats.rms),
-            g(stats.rmsd)
-        ),
-    )?;
-    let int_scale = image::int_scale(o.int_scale, &stats);
-    line(out, &format!("intfile_scale = {}", g(int_scale)))?;
     let header = smv_header(&setup, &job.params);
-    let ints = image::to_u16(&setup, &rendered, int_scale, o.adc);
-    line(
-        out,
-        &format!("writing {} as 2-byte integers", o.int.display()),
-    )?;
-    io::smv::write_smv(&o.int, &header, &ints)?;
-    if o.pgm.is_some() || o.png.is_some() {
-        let pgm_scale = image::pgm_scale(o.pgm_scale, &stats, int_scale);
-        line(out, &format!("pgm_scale = {}", g(pgm_scale)))?;
-        let bytes = image::to_u8(&setup, &rendered, pgm_scale);
-        if let Some(p) = &o.pgm {
-            line(out, &format!("writing {} as 1-byte integers", p.display()))?;
-            io::pgm::write_pgm(p, rendered.width, rendered.height, pgm_scale, &bytes)?;
-        }
-        if let Some(p) = &o.png {
-            line(
-                out,
-                &format!("writing {} as an 8-bit greyscale PNG", p.display()),
-            )?;
-            io::png::write_png_gray8(p, rendered.width, rendered.height, &bytes)?;
-        }
-    }
-    if let Some(p) = &o.noise {
-        let [x0, x1, y0, y1] = setup.roi;
-        let n = noise::noise_image(
-            &rendered.pixels,
-            rendered.width,
-            (x0, x1, y0, y1),
-            o.seed,
-            o.adc,
-            o.noise_mode,
-        );
+    // Each file is written on a background thread while the next image is computed; a buffer
+    // is dropped as soon as its file is written, so at most the float image and two 8/16-bit
+    // images are held at once (nanoBragg.c holds the same three).
+    std::thread::scope(|scope| -> Result<()> {
+        let pixels = &rendered.pixels;
+        let (w, h) = (rendered.width, rendered.height);
         line(
             out,
             &format!(
-                "{} photons on noise image ({} overloads)",
-                g(n.photons),
-                n.overloads
+                "writing {} as {} 4-byte floats",
+                o.float.display(),
+                pixels.len()
             ),
         )?;
-        line(out, &format!("writing {} as 2-byte integers", p.display()))?;
-        io::smv::write_smv(p, &header, &n.pixels)?;
-    }
+        let writer = scope.spawn(|| io::floatfile::write_float_image(&o.float, pixels));
+        line(
+            out,
+            &format!(
+                "max_I = {}  at {} {}",
+                g(stats.max),
+                g(stats.max_position[0]),
+                g(stats.max_position[1])
+            ),
+        )?;
+        line(
+            out,
+            &format!(
+                "mean= {} rms= {} rmsd= {}",
+                g(stats.mean),
+                g(stats.rms),
+                g(stats.rmsd)
+            ),
+        )?;
+        let int_scale = image::int_scale(o.int_scale, &stats);
+        line(out, &format!("intfile_scale = {}", g(int_scale)))?;
+        let ints = image::to_u16(&setup, &rendered, int_scale, o.adc);
+        join(writer)?;
+        line(
+            out,
+            &format!("writing {} as 2-byte integers", o.int.display()),
+        )?;
+        let header = &header;
+        let writer = scope.spawn(move || io::smv::write_smv(&o.int, header, &ints));
+        let mut pending = vec![writer];
+        if o.pgm.is_some() || o.png.is_some() {
+            let pgm_scale = image::pgm_scale(o.pgm_scale, &stats, int_scale);
+            line(out, &format!("pgm_scale = {}", g(pgm_scale)))?;
+            let bytes = image::to_u8(&setup, &rendered, pgm_scale);
+            if let Some(p) = &o.pgm {
+                line(out, &format!("writing {} as 1-byte integers", p.display()))?;
+            }
+            if let Some(p) = &o.png {
+                line(
+                    out,
+                    &format!("writing {} as an 8-bit greyscale PNG", p.display()),
+                )?;
+            }
+            pending.push(scope.spawn(move || {
+                if let Some(p) = &o.pgm {
+                    io::pgm::write_pgm(p, w, h, pgm_scale, &bytes)?;
+                }
+                if let Some(p) = &o.png {
+                    io::png::write_png_gray8(p, w, h, &bytes)?;
+                }
+                Ok(())
+            }));
+        }
+        if let Some(p) = &o.noise {
+            // The 16-bit image must be on disk (and freed) before the noise image is made.
+            join(pending.remove(0))?;
+            let [x0, x1, y0, y1] = setup.roi;
+            let n = noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode);
+            line(
+                out,
+                &format!(
+                    "{} photons on noise image ({} overloads)",
+                    g(n.photons),
+                    n.overloads
+                ),
+            )?;
+            line(out, &format!("writing {} as 2-byte integers", p.display()))?;
+            io::smv::write_smv(p, header, &n.pixels)?;
+        }
+        for writer in pending {
+            join(writer)?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }

@@ -616,13 +616,14 @@ impl Block {
                         if !active[c * LANES + i] {
                             return 0.0;
                         }
-                        let fc = scalar::structure_factor(
-                            setup,
-                            [h[0][i], h[1][i], h[2][i]],
-                            [h0[0][i], h0[1][i], h0[2][i]],
-                            &mut no_latch,
-                            stats,
-                        );
+                        let hkl = [h[0][i], h[1][i], h[2][i]];
+                        let hkl0 = [h0[0][i], h0[1][i], h0[2][i]];
+                        let fc = match tricubic(setup, hkl) {
+                            Some(f) => f,
+                            None => {
+                                scalar::structure_factor(setup, hkl, hkl0, &mut no_latch, stats)
+                            }
+                        };
                         fc * fc
                     })
                 }
@@ -662,6 +663,59 @@ impl Block {
     }
 }
 
+/// Lagrange weights of the four consecutive integer nodes `x0 … x0+3` at `x0 + t`: the
+/// denominators of nanoBragg's `polint` are the constants −6, 2, −2, 6 for such nodes.
+#[inline(always)]
+fn cubic_weights(t: f64) -> [f64; 4] {
+    const SIXTH: f64 = 1.0 / 6.0;
+    let (t1, t2, t3) = (t - 1.0, t - 2.0, t - 3.0);
+    [
+        -(t1 * t2 * t3) * SIXTH,
+        t * t2 * t3 * 0.5,
+        -(t * t1 * t3) * 0.5,
+        t * t1 * t2 * SIXTH,
+    ]
+}
+
+/// Tricubic interpolation of F at fractional (h, k, l), as nanoBragg.c's `polin3` computes it
+/// (the same 4×4×4 Lagrange interpolant) but with precomputed weights and direct indexing:
+/// 64 multiply-adds instead of 21 `polint` calls with 84 divisions. `None` when interpolation
+/// is off or (h, k, l) is outside the range where nanoBragg interpolates.
+#[inline]
+fn tricubic(setup: &Setup, hkl: [f64; 3]) -> Option<f64> {
+    if !setup.interpolate {
+        return None;
+    }
+    let g = setup.grid.as_deref().filter(|g| g.count > 0)?;
+    let (hr, kr, lr) = g.ranges();
+    let mins = [g.h_min as f64, g.k_min as f64, g.l_min as f64];
+    let spans = [hr as f64, kr as f64, lr as f64];
+    for i in 0..3 {
+        if hkl[i] - mins[i] + 3.0 > spans[i] || hkl[i] - 2.0 < mins[i] {
+            return None;
+        }
+    }
+    let base = hkl.map(|x| x.floor() - 1.0);
+    let w = [0, 1, 2].map(|i| cubic_weights(hkl[i] - base[i]));
+    let start = [0, 1, 2].map(|i| (base[i] - mins[i]) as usize);
+    let (sk, sl) = ((kr + 1) * (lr + 1), lr + 1);
+    let first = start[0] * sk + start[1] * sl + start[2];
+    let last = first + 3 * sk + 3 * sl + 4;
+    let cube = g.data.get(first..last)?;
+    let mut f = 0.0;
+    for (i, wh) in w[0].iter().enumerate() {
+        let mut plane = 0.0;
+        for (j, wk) in w[1].iter().enumerate() {
+            let at = i * sk + j * sl;
+            let row = &cube[at..at + 4];
+            let line = row[0] * w[2][0] + row[1] * w[2][1] + row[2] * w[2][2] + row[3] * w[2][3];
+            plane += wk * line;
+        }
+        f += wh * plane;
+    }
+    Some(f)
+}
+
 /// The curved-detector mapping, lane by lane with the scalar code.
 fn curved(setup: &Setup, pos: V3, fdet: F, sdet: f64, odet: f64) -> V3 {
     let fd = fdet.to_array();
@@ -692,6 +746,18 @@ mod tests {
         }
         assert!(worst < 1e-11, "{worst}");
         assert_eq!(sinpi_scalar(0.0), 0.0);
+    }
+
+    #[test]
+    fn cubic_weights_reproduce_polint() {
+        let xs = [3.0, 4.0, 5.0, 6.0];
+        let ys = [1.5, -2.0, 7.25, 0.5];
+        for t in [1.0, 1.3, 1.5, 1.99] {
+            let w = cubic_weights(t);
+            let fast: f64 = (0..4).map(|i| w[i] * ys[i]).sum();
+            let reference = physics::polint(&xs, &ys, 3.0 + t);
+            assert!((fast - reference).abs() < 1e-12, "{t}: {fast} {reference}");
+        }
     }
 
     #[test]
