@@ -2,7 +2,7 @@
 //! and at all threads.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nanobragg::engine::{self, Backend, scalar};
+use nanobragg::engine::{self, Backend, scalar, simd};
 use nanobragg::params::{Lattice, Params};
 use nanobragg::setup::Setup;
 
@@ -23,12 +23,18 @@ fn row(c: &mut Criterion) {
     let setup = Setup::new(&seed_params(1024)).expect("valid parameters");
     let mut group = c.benchmark_group("row_1024");
     group.throughput(Throughput::Elements(1024));
-    for backend in Backend::ALL {
-        group.bench_function(BenchmarkId::from_parameter(format!("{backend:?}")), |b| {
-            let mut out = vec![0f32; 1024];
-            b.iter(|| scalar::render_row(&setup, 512, &mut out, None, None));
-        });
-    }
+    let mut out = vec![0f32; 1024];
+    group.bench_function(BenchmarkId::from_parameter("Scalar"), |b| {
+        b.iter(|| scalar::render_row(&setup, 512, &mut out, None, None));
+    });
+    let prep = simd::Prepared::new(&setup);
+    let mut block = simd::Block::new();
+    group.bench_function(
+        BenchmarkId::from_parameter(format!("Simd/{}", nanobragg::cpu::simd_level())),
+        |b| {
+            b.iter(|| simd::render_row(&setup, &prep, &mut block, 512, &mut out, None));
+        },
+    );
     group.finish();
 }
 

@@ -11,7 +11,10 @@ fn main() {
     let right = 90f64.to_radians();
     let mut p = Params::default();
     p.crystal.lattice = Lattice::cell(100e-10, 100e-10, 100e-10, right, right, right);
-    p.crystal.cells = [5.0; 3];
+    p.crystal.cells = [std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0); 3];
     p.structure_factors.default_f = 100.0;
     p.beam.wavelength = 6.2e-10;
     p.detector.set_pixels(n, n);

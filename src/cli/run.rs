@@ -168,9 +168,10 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
     let stats = image::stats(&setup, &rendered);
     let o = &job.outputs;
     let header = smv_header(&setup, &job.params);
-    // Each file is written on a background thread while the next image is computed; a buffer
-    // is dropped as soon as its file is written, so at most the float image and two 8/16-bit
-    // images are held at once (nanoBragg.c holds the same three).
+    // The float file is written on a background thread while the 16-bit image is computed,
+    // and that one while the next is prepared; each buffer is dropped as soon as its file is
+    // written, so besides the float image at most one 16-bit image is held (less than
+    // nanoBragg.c, which keeps the float, 16-bit and 8-bit images for the whole run).
     std::thread::scope(|scope| -> Result<()> {
         let pixels = &rendered.pixels;
         let (w, h) = (rendered.width, rendered.height);
@@ -211,11 +212,10 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
         )?;
         let header = &header;
         let writer = scope.spawn(move || io::smv::write_smv(&o.int, header, &ints));
-        let mut pending = vec![writer];
-        if o.pgm.is_some() || o.png.is_some() {
-            let pgm_scale = image::pgm_scale(o.pgm_scale, &stats, int_scale);
-            line(out, &format!("pgm_scale = {}", g(pgm_scale)))?;
-            let bytes = image::to_u8(&setup, &rendered, pgm_scale);
+        let pgm_scale = (o.pgm.is_some() || o.png.is_some())
+            .then(|| image::pgm_scale(o.pgm_scale, &stats, int_scale));
+        if let Some(scale) = pgm_scale {
+            line(out, &format!("pgm_scale = {}", g(scale)))?;
             if let Some(p) = &o.pgm {
                 line(out, &format!("writing {} as 1-byte integers", p.display()))?;
             }
@@ -225,19 +225,9 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                     &format!("writing {} as an 8-bit greyscale PNG", p.display()),
                 )?;
             }
-            pending.push(scope.spawn(move || {
-                if let Some(p) = &o.pgm {
-                    io::pgm::write_pgm(p, w, h, pgm_scale, &bytes)?;
-                }
-                if let Some(p) = &o.png {
-                    io::png::write_png_gray8(p, w, h, &bytes)?;
-                }
-                Ok(())
-            }));
         }
+        join(writer)?;
         if let Some(p) = &o.noise {
-            // The 16-bit image must be on disk (and freed) before the noise image is made.
-            join(pending.remove(0))?;
             let [x0, x1, y0, y1] = setup.roi;
             let n = noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode);
             line(
@@ -251,8 +241,14 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             line(out, &format!("writing {} as 2-byte integers", p.display()))?;
             io::smv::write_smv(p, header, &n.pixels)?;
         }
-        for writer in pending {
-            join(writer)?;
+        if let Some(scale) = pgm_scale {
+            let bytes = image::to_u8(&setup, &rendered, scale);
+            if let Some(p) = &o.pgm {
+                io::pgm::write_pgm(p, w, h, scale, &bytes)?;
+            }
+            if let Some(p) = &o.png {
+                io::png::write_png_gray8(p, w, h, &bytes)?;
+            }
         }
         Ok(())
     })?;

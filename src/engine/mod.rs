@@ -104,7 +104,9 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
             let rows: Vec<scalar::RowStats> = pixels
                 .par_chunks_mut(width)
                 .enumerate()
-                .map(|(s, row)| simd::render_row(setup, &prep, s, row, first))
+                .map_init(simd::Block::new, |block, (s, row)| {
+                    simd::render_row(setup, &prep, block, s, row, first)
+                })
                 .collect();
             let omega = rows.iter().map(|r| r.omega_sum).sum();
             (omega, rows.iter().find_map(|r| r.interpolation_miss))

@@ -208,25 +208,41 @@ fn lanes_from(mut f: impl FnMut(usize) -> f64) -> F {
     F::from(a)
 }
 
-/// F_latt for the crystal shape, per lane.
+/// The square-crystal F_latt² from the peeled fractional indices δ (|δ| ≤ ½).
+#[inline(always)]
+fn square_lattice_sq(prep: &Prepared, n: [f64; 3], d: [F; 3]) -> F {
+    // Fast path without the δ = 0 guard: one lane exactly on a Bragg peak makes the product of
+    // the denominators 0, and only then are the guarded parts recomputed.
+    let mut num = F::ONE;
+    let mut den = F::ONE;
+    for i in 0..3 {
+        if prep.axes[i] {
+            let nd = d[i] * F::splat(n[i]);
+            num *= sinpi(nd - nd.round());
+            den *= sinpi(d[i]);
+        }
+    }
+    if den.simd_eq(F::ZERO).any() {
+        (num, den) = (F::ONE, F::ONE);
+        for i in 0..3 {
+            if prep.axes[i] {
+                let (a, b) = sincg_parts(d[i], n[i]);
+                num *= a;
+                den *= b;
+            }
+        }
+    }
+    let r = num / den;
+    r * r
+}
+
+/// F_latt² for the crystal shape, per lane.
 #[inline(always)]
 fn lattice_factor_sq(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> F {
     let n = setup.crystal.cells;
     let d = [hkl[0] - hkl0[0], hkl[1] - hkl0[1], hkl[2] - hkl0[2]];
     match setup.shape {
-        Shape::Square => {
-            let mut num = F::ONE;
-            let mut den = F::ONE;
-            for i in 0..3 {
-                if prep.axes[i] {
-                    let (a, b) = sincg_parts(d[i], n[i]);
-                    num *= a;
-                    den *= b;
-                }
-            }
-            let r = num / den;
-            r * r
-        }
+        Shape::Square => square_lattice_sq(prep, n, d),
         Shape::Round => {
             let r2 = (d[0] * F::splat(n[0] * n[0])).mul_add(
                 d[0],
@@ -268,16 +284,17 @@ fn lattice_factor_sq(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) 
 pub const BLOCK: usize = 256;
 const VECS: usize = BLOCK / LANES;
 
-/// Render one row `s` with the SIMD kernel into `row`.
+/// Render one row `s` with the SIMD kernel into `row`, using `state` (one per thread, see
+/// [`Block::new`]) as scratch space.
 pub fn render_row(
     setup: &Setup,
     prep: &Prepared,
+    state: &mut Block,
     s: usize,
     row: &mut [f32],
     first: Option<(usize, usize)>,
 ) -> RowStats {
     let mut stats = RowStats::default();
-    let mut state = Block::new();
     let mut f0 = 0;
     while f0 < row.len() {
         let end = (f0 + BLOCK).min(row.len());
@@ -286,9 +303,16 @@ pub fn render_row(
         });
         if state.activate(setup, s, f0, end, q1_first.map(|(ff, _)| ff)) {
             state.run(setup, prep, s, f0, &mut stats);
-            for (i, out) in row[f0..end].iter_mut().enumerate() {
-                if state.active[i] {
-                    *out = state.value[i] as f32;
+            let values = &state.value[..end - f0];
+            if state.active[..end - f0].iter().all(|&a| a) {
+                for (out, v) in row[f0..end].iter_mut().zip(values) {
+                    *out = *v as f32;
+                }
+            } else {
+                for (i, out) in row[f0..end].iter_mut().enumerate() {
+                    if state.active[i] {
+                        *out = values[i] as f32;
+                    }
                 }
             }
             stats.omega_sum += state.omega_total;
@@ -303,8 +327,9 @@ pub fn render_row(
     stats
 }
 
-/// Per-pixel state of one block, as lane vectors (`VECS` of them).
-struct Block {
+/// Per-pixel state of one block of a row, as lane vectors: the scratch space of the SIMD loop
+/// (about 40 KiB, so one per thread, reused row after row).
+pub struct Block {
     nvec: usize,
     active: [bool; BLOCK],
     mask: [F; VECS],
@@ -329,7 +354,8 @@ struct Block {
 }
 
 impl Block {
-    fn new() -> Box<Block> {
+    /// Fresh scratch space.
+    pub fn new() -> Box<Block> {
         Box::new(Block {
             nvec: 0,
             active: [false; BLOCK],
@@ -367,30 +393,39 @@ impl Block {
         self.nvec = n.div_ceil(LANES);
         let [x0, x1, y0, y1] = setup.roi;
         let row_in = s >= y0 && s <= y1;
-        let mask = setup
-            .mask
-            .as_deref()
-            .map(|m| &m[s * setup.detector.fpixels..]);
-        let mut any = false;
-        for i in 0..self.nvec * LANES {
-            let f = f0 + i;
-            let on = row_in
-                && i < n
-                && f >= x0
-                && f <= x1
-                && mask.is_none_or(|m| m[f] != 0)
-                && skip != Some(f);
-            self.active[i] = on;
-            any |= on;
-        }
+        let whole = row_in && setup.mask.is_none() && skip.is_none() && f0 >= x0 && end - 1 <= x1;
+        let any = if whole {
+            // The common case: every pixel of the block is rendered.
+            self.active[..n].fill(true);
+            self.active[n..self.nvec * LANES].fill(false);
+            true
+        } else {
+            let mask = setup
+                .mask
+                .as_deref()
+                .map(|m| &m[s * setup.detector.fpixels..]);
+            let mut any = false;
+            for i in 0..self.nvec * LANES {
+                let f = f0 + i;
+                let on = row_in
+                    && i < n
+                    && f >= x0
+                    && f <= x1
+                    && mask.is_none_or(|m| m[f] != 0)
+                    && skip != Some(f);
+                self.active[i] = on;
+                any |= on;
+            }
+            any
+        };
+        const ON: f64 = f64::from_bits(u64::MAX);
         for c in 0..self.nvec {
-            self.mask[c] = lanes_from(|i| {
-                if self.active[c * LANES + i] {
-                    f64::from_bits(u64::MAX)
-                } else {
-                    0.0
-                }
-            });
+            let lanes = &self.active[c * LANES..(c + 1) * LANES];
+            self.mask[c] = if lanes.iter().all(|&a| a) {
+                F::splat(ON)
+            } else {
+                lanes_from(|i| if lanes[i] { ON } else { 0.0 })
+            };
         }
         any
     }
@@ -583,6 +618,7 @@ impl Block {
         let fc2_default = F::splat(setup.default_f * setup.default_f);
         let all_kept = setup.dmin == 0.0;
         let plain = !compat
+            && setup.shape == Shape::Square
             && !setup.oversample_thick
             && !setup.oversample_polar
             && !setup.oversample_omega
@@ -593,10 +629,10 @@ impl Block {
             let (qx, qy, qz) = (self.qx[c], self.qy[c], self.qz[c]);
             let dot = |v: [F; 3]| qx.mul_add(v[0], qy.mul_add(v[1], qz * v[2]));
             let hkl = [dot(a), dot(b), dot(c3)];
-            let hkl0 = hkl.map(|x| (x - half).ceil());
-            let fl2 = lattice_factor_sq(setup, prep, hkl, hkl0);
             if plain {
-                // The common case: default F, no per-term factors, correct physics.
+                // The common case: square crystal, default F, no per-term factors.
+                let d = hkl.map(|x| x - x.round());
+                let fl2 = square_lattice_sq(prep, setup.crystal.cells, d);
                 let term = fc2_default * fl2;
                 self.layer_sum[c] += if all_kept {
                     term
@@ -605,6 +641,8 @@ impl Block {
                 };
                 continue;
             }
+            let hkl0 = hkl.map(|x| (x - half).ceil());
+            let fl2 = lattice_factor_sq(setup, prep, hkl, hkl0);
             let fc2 = match grid {
                 None => fc2_default,
                 Some(_) => {
