@@ -85,12 +85,13 @@ pub(crate) fn strtod_prefix(s: &[u8]) -> Option<(f64, usize)> {
     // The slice is ASCII by construction; a bare "." is excluded by `digits > 0`.
     let text = std::str::from_utf8(&s[start..i]).ok()?;
     let text = text.strip_suffix('.').unwrap_or(text);
-    let text = if text.starts_with('.') {
-        format!("0{text}")
+    let value: f64 = if text.starts_with('.') {
+        format!("0{text}").parse().ok()?
+    } else if text.contains(".e") || text.contains(".E") {
+        text.replace(".e", "e").replace(".E", "E").parse().ok()?
     } else {
-        text.replace(".e", "e").replace(".E", "E")
+        text.parse().ok()?
     };
-    let value: f64 = text.parse().ok()?;
     Some((signed(value), i))
 }
 
