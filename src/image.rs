@@ -128,25 +128,37 @@ fn in_roi(setup: &Setup, f: usize, s: usize) -> bool {
     f >= x0 && f <= x1 && s >= y0 && s <= y1
 }
 
-/// The noiseless 16-bit image: `v·scale + adc`, clamped to [0, 65535], rounded half up
-/// (in f32, as C's `floorf`). Pixels outside the region of interest are 0.
-pub fn to_u16(setup: &Setup, img: &Rendered, scale: f64, adc: f64) -> Vec<u16> {
+/// The noiseless 16-bit image, pixels `start..start + out.len()` (row-major) into `out`:
+/// `v·scale + adc`, clamped to [0, 65535], rounded half up (in f32, as C's `floorf`). Pixels
+/// outside the region of interest are 0.
+pub fn fill_u16(
+    setup: &Setup,
+    img: &Rendered,
+    scale: f64,
+    adc: f64,
+    start: usize,
+    out: &mut [u16],
+) {
+    const CHUNK: usize = 4096;
     let w = img.width;
-    let mut out = vec![0u16; img.pixels.len()];
-    out.par_chunks_mut(w)
-        .zip(img.pixels.par_chunks(w))
-        .enumerate()
-        .for_each(|(s, (o, p))| {
-            for (f, (o, &v)) in o.iter_mut().zip(p).enumerate() {
-                if !in_roi(setup, f, s) {
-                    continue;
-                }
+    let [x0, x1, y0, y1] = setup.roi;
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
+        let first = start + c * CHUNK;
+        let (mut f, mut s) = (first % w, first / w);
+        for (o, &v) in out.iter_mut().zip(&img.pixels[first..]) {
+            *o = if f >= x0 && f <= x1 && s >= y0 && s <= y1 {
                 let t = (v as f64 * scale + adc).clamp(0.0, 65535.0);
                 let r = ((t + 0.5) as f32).floor();
-                *o = if r.is_nan() { 0 } else { r as u16 };
+                if r.is_nan() { 0 } else { r as u16 }
+            } else {
+                0
+            };
+            f += 1;
+            if f == w {
+                (f, s) = (0, s + 1);
             }
-        });
-    out
+        }
+    });
 }
 
 /// The 8-bit greyscale image: `min(255, v·scale)` truncated; negative and NaN give 0.

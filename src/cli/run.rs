@@ -168,10 +168,11 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
     let stats = image::stats(&setup, &rendered);
     let o = &job.outputs;
     let header = smv_header(&setup, &job.params);
-    // The float file is written on a background thread while the 16-bit image is computed,
-    // and that one while the next is prepared; each buffer is dropped as soon as its file is
-    // written, so besides the float image at most one 16-bit image is held (less than
-    // nanoBragg.c, which keeps the float, 16-bit and 8-bit images for the whole run).
+    // Writing files is mostly the kernel copying into the page cache: each file is written on
+    // a background thread while the next output is computed or written. The 16-bit image is
+    // converted block by block as it is written, so besides the float image at most the noise
+    // image (32 MiB at 4096²) is held — less than nanoBragg.c, which keeps the float, 16-bit and
+    // 8-bit images for the whole run.
     std::thread::scope(|scope| -> Result<()> {
         let pixels = &rendered.pixels;
         let (w, h) = (rendered.width, rendered.height);
@@ -204,14 +205,23 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
         )?;
         let int_scale = image::int_scale(o.int_scale, &stats);
         line(out, &format!("intfile_scale = {}", g(int_scale)))?;
-        let ints = image::to_u16(&setup, &rendered, int_scale, o.adc);
+        let [x0, x1, y0, y1] = setup.roi;
+        let noise = o
+            .noise
+            .as_ref()
+            .map(|_| noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode));
         join(writer)?;
         line(
             out,
             &format!("writing {} as 2-byte integers", o.int.display()),
         )?;
         let header = &header;
-        let writer = scope.spawn(move || io::smv::write_smv(&o.int, header, &ints));
+        let (setup_ref, rendered_ref) = (&setup, &rendered);
+        let writer = scope.spawn(move || {
+            io::smv::write_smv_with(&o.int, header, pixels.len(), |start, block| {
+                image::fill_u16(setup_ref, rendered_ref, int_scale, o.adc, start, block)
+            })
+        });
         let pgm_scale = (o.pgm.is_some() || o.png.is_some())
             .then(|| image::pgm_scale(o.pgm_scale, &stats, int_scale));
         if let Some(scale) = pgm_scale {
@@ -226,10 +236,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                 )?;
             }
         }
-        join(writer)?;
-        if let Some(p) = &o.noise {
-            let [x0, x1, y0, y1] = setup.roi;
-            let n = noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode);
+        if let (Some(p), Some(n)) = (&o.noise, noise) {
             line(
                 out,
                 &format!(
@@ -241,6 +248,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             line(out, &format!("writing {} as 2-byte integers", p.display()))?;
             io::smv::write_smv(p, header, &n.pixels)?;
         }
+        join(writer)?;
         if let Some(scale) = pgm_scale {
             let bytes = image::to_u8(&setup, &rendered, scale);
             if let Some(p) = &o.pgm {

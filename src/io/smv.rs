@@ -162,31 +162,49 @@ impl SmvHeader {
 /// `data` must hold `size1·size2` pixels, fast index varying fastest; otherwise an
 /// [`Error::Io`] of kind `InvalidInput` is returned and nothing is written.
 pub fn write_smv(path: &Path, header: &SmvHeader, data: &[u16]) -> Result<()> {
+    write_smv_with(path, header, data.len(), |start, out| {
+        out.copy_from_slice(&data[start..start + out.len()]);
+    })
+}
+
+/// Like [`write_smv`], but the `pixels` values are produced while writing: `fill(start, out)`
+/// stores pixels `start..start + out.len()` into `out`, in order, a block at a time, so the
+/// whole 16-bit image never has to be held in memory.
+pub fn write_smv_with(
+    path: &Path,
+    header: &SmvHeader,
+    pixels: usize,
+    mut fill: impl FnMut(usize, &mut [u16]),
+) -> Result<()> {
     let expected = header.size1.checked_mul(header.size2);
-    if expected != Some(data.len()) {
+    if expected != Some(pixels) {
         return Err(Error::io(
             path,
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!(
                     "{} pixel values for a {}×{} SMV header",
-                    data.len(),
-                    header.size1,
-                    header.size2
+                    pixels, header.size1, header.size2
                 ),
             ),
         ));
     }
+    const BLOCK: usize = 1 << 16;
     let block = header.to_bytes();
     write_atomic(path, |w: &mut dyn Write| {
         w.write_all(&block)?;
-        let mut buf = Vec::with_capacity(2 * data.len().min(32_768));
-        for chunk in data.chunks(32_768) {
-            buf.clear();
-            for v in chunk {
-                buf.extend_from_slice(&v.to_le_bytes());
+        let mut values = vec![0u16; BLOCK.min(pixels)];
+        let mut bytes = Vec::with_capacity(2 * values.len());
+        let mut start = 0;
+        while start < pixels {
+            let n = BLOCK.min(pixels - start);
+            fill(start, &mut values[..n]);
+            bytes.clear();
+            for v in &values[..n] {
+                bytes.extend_from_slice(&v.to_le_bytes());
             }
-            w.write_all(&buf)?;
+            w.write_all(&bytes)?;
+            start += n;
         }
         Ok(())
     })
