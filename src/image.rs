@@ -161,6 +161,28 @@ pub fn fill_u16(
     });
 }
 
+/// The 8-bit greyscale image, bytes `start..start + out.len()` (row-major) into `out`:
+/// `min(255, v·scale)` truncated; negative and NaN give 0; outside the region of interest 0.
+pub fn fill_u8(setup: &Setup, img: &Rendered, scale: f64, start: usize, out: &mut [u8]) {
+    const CHUNK: usize = 8192;
+    let w = img.width;
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
+        let first = start + c * CHUNK;
+        let (mut f, mut s) = (first % w, first / w);
+        for (o, &v) in out.iter_mut().zip(&img.pixels[first..]) {
+            *o = if in_roi(setup, f, s) {
+                (v as f64 * scale).clamp(0.0, 255.0) as u8
+            } else {
+                0
+            };
+            f += 1;
+            if f == w {
+                (f, s) = (0, s + 1);
+            }
+        }
+    });
+}
+
 /// The 8-bit greyscale image: `min(255, v·scale)` truncated; negative and NaN give 0.
 pub fn to_u8(setup: &Setup, img: &Rendered, scale: f64) -> Vec<u8> {
     let w = img.width;

@@ -224,10 +224,16 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
         });
         let pgm_scale = (o.pgm.is_some() || o.png.is_some())
             .then(|| image::pgm_scale(o.pgm_scale, &stats, int_scale));
+        let mut pgm_writer = None;
         if let Some(scale) = pgm_scale {
             line(out, &format!("pgm_scale = {}", g(scale)))?;
             if let Some(p) = &o.pgm {
                 line(out, &format!("writing {} as 1-byte integers", p.display()))?;
+                pgm_writer = Some(scope.spawn(move || {
+                    io::pgm::write_pgm_with(p, w, h, scale, |start, block| {
+                        image::fill_u8(setup_ref, rendered_ref, scale, start, block)
+                    })
+                }));
             }
             if let Some(p) = &o.png {
                 line(
@@ -249,14 +255,12 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             io::smv::write_smv(p, header, &n.pixels)?;
         }
         join(writer)?;
-        if let Some(scale) = pgm_scale {
+        if let Some(pgm_writer) = pgm_writer {
+            join(pgm_writer)?;
+        }
+        if let (Some(scale), Some(p)) = (pgm_scale, &o.png) {
             let bytes = image::to_u8(&setup, &rendered, scale);
-            if let Some(p) = &o.pgm {
-                io::pgm::write_pgm(p, w, h, scale, &bytes)?;
-            }
-            if let Some(p) = &o.png {
-                io::png::write_png_gray8(p, w, h, &bytes)?;
-            }
+            io::png::write_png_gray8(p, w, h, &bytes)?;
         }
         Ok(())
     })?;

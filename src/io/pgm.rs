@@ -46,10 +46,42 @@ pub fn write_pgm(
             ),
         ));
     }
+    write_pgm_with(path, width, height, pgm_scale, |start, out| {
+        out.copy_from_slice(&bytes[start..start + out.len()]);
+    })
+}
+
+/// Like [`write_pgm`], but the `width·height` bytes are produced while writing:
+/// `fill(start, out)` stores bytes `start..start + out.len()` into `out`, a block at a time.
+pub fn write_pgm_with(
+    path: &Path,
+    width: usize,
+    height: usize,
+    pgm_scale: f64,
+    mut fill: impl FnMut(usize, &mut [u8]),
+) -> Result<()> {
+    let Some(total) = width.checked_mul(height) else {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a {width}×{height} PGM is too large"),
+            ),
+        ));
+    };
+    const BLOCK: usize = 1 << 17;
     let header = pgm_header(width, height, pgm_scale);
     write_atomic(path, |w| {
         w.write_all(header.as_bytes())?;
-        w.write_all(bytes)
+        let mut buf = vec![0u8; BLOCK.min(total)];
+        let mut start = 0;
+        while start < total {
+            let n = BLOCK.min(total - start);
+            fill(start, &mut buf[..n]);
+            w.write_all(&buf[..n])?;
+            start += n;
+        }
+        Ok(())
     })
 }
 
