@@ -141,12 +141,11 @@ pub fn fill_u16(
 ) {
     const CHUNK: usize = 4096;
     let w = img.width;
-    let [x0, x1, y0, y1] = setup.roi;
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
         let first = start + c * CHUNK;
         let (mut f, mut s) = (first % w, first / w);
         for (o, &v) in out.iter_mut().zip(&img.pixels[first..]) {
-            *o = if f >= x0 && f <= x1 && s >= y0 && s <= y1 {
+            *o = if in_roi(setup, f, s) {
                 let t = (v as f64 * scale + adc).clamp(0.0, 65535.0);
                 let r = ((t + 0.5) as f32).floor();
                 if r.is_nan() { 0 } else { r as u16 }
@@ -185,17 +184,7 @@ pub fn fill_u8(setup: &Setup, img: &Rendered, scale: f64, start: usize, out: &mu
 
 /// The 8-bit greyscale image: `min(255, v·scale)` truncated; negative and NaN give 0.
 pub fn to_u8(setup: &Setup, img: &Rendered, scale: f64) -> Vec<u8> {
-    let w = img.width;
     let mut out = vec![0u8; img.pixels.len()];
-    out.par_chunks_mut(w)
-        .zip(img.pixels.par_chunks(w))
-        .enumerate()
-        .for_each(|(s, (o, p))| {
-            for (f, (o, &v)) in o.iter_mut().zip(p).enumerate() {
-                if in_roi(setup, f, s) {
-                    *o = (v as f64 * scale).clamp(0.0, 255.0) as u8;
-                }
-            }
-        });
+    fill_u8(setup, img, scale, 0, &mut out);
     out
 }

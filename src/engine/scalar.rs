@@ -25,6 +25,7 @@
 //! C's running sum instead of each term; `-nopolar` is lost with `-oversample_polar`), Q13 (water
 //! enters before scaling), Q16 (one interpolation miss switches interpolation off for the run).
 
+use crate::io::HklGrid;
 use crate::params::Shape;
 use crate::physics::{self, lattice_factor_axis, nearest_index, polin3, sinc3};
 use crate::setup::Setup;
@@ -88,15 +89,7 @@ pub(crate) fn structure_factor(
     };
     let interpolating = setup.interpolate && latch.as_deref().is_none_or(|on| *on);
     if interpolating {
-        let (hr, kr, lr) = grid.ranges();
-        let [h, k, l] = hkl;
-        let out = (h - grid.h_min as f64 + 3.0) > hr as f64
-            || h - 2.0 < grid.h_min as f64
-            || (k - grid.k_min as f64 + 3.0) > kr as f64
-            || k - 2.0 < grid.k_min as f64
-            || (l - grid.l_min as f64 + 3.0) > lr as f64
-            || l - 2.0 < grid.l_min as f64;
-        if out {
+        if !interpolation_in_range(grid, hkl) {
             if stats.interpolation_miss.is_none() {
                 stats.interpolation_miss = Some((hkl, hkl0));
             }
@@ -104,6 +97,7 @@ pub(crate) fn structure_factor(
                 *on = false;
             }
         } else {
+            let [h, k, l] = hkl;
             let base = [h.floor() - 1.0, k.floor() - 1.0, l.floor() - 1.0];
             let axis = |b: f64| [b, b + 1.0, b + 2.0, b + 3.0];
             let (xh, xk, xl) = (axis(base[0]), axis(base[1]), axis(base[2]));
@@ -127,6 +121,18 @@ pub(crate) fn structure_factor(
         }
     }
     setup.default_f
+}
+
+/// nanoBragg's test for tricubic interpolation at fractional (h, k, l): every axis needs
+/// `x − 2 ≥ min` and `x − min + 3 ≤ range` (slightly stricter than the 4×4×4 stencil needs).
+pub(crate) fn interpolation_in_range(grid: &HklGrid, hkl: [f64; 3]) -> bool {
+    let (hr, kr, lr) = grid.ranges();
+    let mins = [grid.h_min, grid.k_min, grid.l_min];
+    let spans = [hr, kr, lr];
+    (0..3).all(|i| {
+        let min = mins[i] as f64;
+        hkl[i] - min + 3.0 <= spans[i] as f64 && hkl[i] - 2.0 >= min
+    })
 }
 
 /// The lattice (shape) factor for fractional indices `hkl` and nearest integers `hkl0`.

@@ -340,6 +340,8 @@ pub struct Block {
     qy: [F; VECS],
     qz: [F; VECS],
     keep: [F; VECS],
+    /// Product of the factors `-oversample_thick/_polar/_omega` apply to each term.
+    factor: [F; VECS],
     acc: [F; VECS],
     layer_sum: [F; VECS],
     total: [F; VECS],
@@ -367,6 +369,7 @@ impl Block {
             qy: [F::ZERO; VECS],
             qz: [F::ZERO; VECS],
             keep: [F::ZERO; VECS],
+            factor: [F::ZERO; VECS],
             acc: [F::ZERO; VECS],
             layer_sum: [F::ZERO; VECS],
             total: [F::ZERO; VECS],
@@ -601,6 +604,18 @@ impl Block {
                 let p = F::splat(0.5) * (F::ONE + c2 - F::splat(setup.kahn) * cos2psi * sin2);
                 self.polar[c] = need.select(p, self.polar[c]);
             }
+            // The per-term factors change with the sub-pixel and source, not the orientation.
+            let mut factor = F::ONE;
+            if setup.oversample_thick {
+                factor *= self.cap[c];
+            }
+            if setup.oversample_polar {
+                factor *= self.polar[c];
+            }
+            if setup.oversample_omega {
+                factor *= self.omega[c];
+            }
+            self.factor[c] = factor;
         }
     }
 
@@ -669,33 +684,15 @@ impl Block {
             let term = fc2 * fl2;
             let keep = self.keep[c];
             if compat {
-                let mut next = self.acc[c] + term;
-                if setup.oversample_thick {
-                    next *= self.cap[c];
-                }
-                if setup.oversample_polar {
-                    next *= self.polar[c];
-                }
-                if setup.oversample_omega {
-                    next *= self.omega[c];
-                }
+                // C multiplies its running sum, not the term (Q11).
+                let next = (self.acc[c] + term) * self.factor[c];
                 let mut take = keep;
                 if setup.water == 0.0 {
                     take &= !fl2.simd_eq(F::ZERO);
                 }
                 self.acc[c] = take.select(next, self.acc[c]);
             } else {
-                let mut term = term;
-                if setup.oversample_thick {
-                    term *= self.cap[c];
-                }
-                if setup.oversample_polar {
-                    term *= self.polar[c];
-                }
-                if setup.oversample_omega {
-                    term *= self.omega[c];
-                }
-                self.layer_sum[c] += keep.select(term, F::ZERO);
+                self.layer_sum[c] += keep.select(term * self.factor[c], F::ZERO);
             }
         }
     }
@@ -725,14 +722,11 @@ fn tricubic(setup: &Setup, hkl: [f64; 3]) -> Option<f64> {
         return None;
     }
     let g = setup.grid.as_deref().filter(|g| g.count > 0)?;
-    let (hr, kr, lr) = g.ranges();
-    let mins = [g.h_min as f64, g.k_min as f64, g.l_min as f64];
-    let spans = [hr as f64, kr as f64, lr as f64];
-    for i in 0..3 {
-        if hkl[i] - mins[i] + 3.0 > spans[i] || hkl[i] - 2.0 < mins[i] {
-            return None;
-        }
+    if !scalar::interpolation_in_range(g, hkl) {
+        return None;
     }
+    let (_, kr, lr) = g.ranges();
+    let mins = [g.h_min as f64, g.k_min as f64, g.l_min as f64];
     let base = hkl.map(|x| x.floor() - 1.0);
     let w = [0, 1, 2].map(|i| cubic_weights(hkl[i] - base[i]));
     let start = [0, 1, 2].map(|i| (base[i] - mins[i]) as usize);

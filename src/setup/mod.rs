@@ -139,7 +139,28 @@ fn limit(field: &'static str, n: f64, max: f64) -> Result<()> {
     }
 }
 
-fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Result<Vec<Source>> {
+/// The completed horizontal and vertical divergence grids and the dispersion grid.
+fn beam_grids(p: &Params) -> ([sampling::Grid; 2], sampling::Grid) {
+    let div = |i: usize| {
+        let b = &p.beam;
+        sampling::complete(
+            b.divergence_steps[i],
+            b.divergence_range[i],
+            b.divergence_step[i],
+            1.0,
+            -1.0,
+        )
+    };
+    let disp = sampling::complete(p.beam.dispsteps, p.beam.dispersion, None, 1.0, 0.0);
+    ([div(0), div(1)], disp)
+}
+
+fn source_list(
+    p: &Params,
+    det: &DetectorGeometry,
+    grids: &([sampling::Grid; 2], sampling::Grid),
+    log: &mut Vec<String>,
+) -> Result<Vec<Source>> {
     const SOURCE_DISTANCE: f64 = 10.0;
     let lambda0 = p.beam.wavelength;
     let beam = det.beam;
@@ -151,21 +172,7 @@ fn source_list(p: &Params, det: &DetectorGeometry, log: &mut Vec<String>) -> Res
             raw.push((pos, s.wavelength.unwrap_or(lambda0)));
         }
     } else {
-        let hd = sampling::complete(
-            p.beam.divergence_steps[0],
-            p.beam.divergence_range[0],
-            p.beam.divergence_step[0],
-            1.0,
-            -1.0,
-        );
-        let vd = sampling::complete(
-            p.beam.divergence_steps[1],
-            p.beam.divergence_range[1],
-            p.beam.divergence_step[1],
-            1.0,
-            -1.0,
-        );
-        let disp = sampling::complete(p.beam.dispsteps, p.beam.dispersion, None, 1.0, 0.0);
+        let ([hd, vd], disp) = *grids;
         limit(
             "-hdivsteps/-vdivsteps/-dispsteps",
             hd.steps as f64 * vd.steps as f64 * disp.steps as f64,
@@ -382,7 +389,8 @@ impl Setup {
             log.push(format!("phi{k} = {}", g(f.to_degrees())));
         }
 
-        let sources = source_list(p, &det, &mut log)?;
+        let grids = beam_grids(p);
+        let sources = source_list(p, &det, &grids, &mut log)?;
 
         let mut rng = NrRng::new();
         let mut seed = -p.rotation.mosaic_seed;
@@ -470,12 +478,18 @@ impl Setup {
             phi_report: [p.rotation.phi0, phi.range],
             log: Vec::new(),
         };
-        setup.summary(&mut log, p, spread);
+        setup.summary(&mut log, p, &grids, spread);
         setup.log = log;
         Ok(setup)
     }
 
-    fn summary(&self, log: &mut Vec<String>, p: &Params, spread: f64) {
+    fn summary(
+        &self,
+        log: &mut Vec<String>,
+        p: &Params,
+        grids: &([sampling::Grid; 2], sampling::Grid),
+        spread: f64,
+    ) {
         let d = &self.detector;
         let hkls = self.grid.as_ref().map_or(0, |g| g.count);
         log.push(format!(
@@ -493,7 +507,7 @@ impl Setup {
             "  {shape} xtal: {:.0}x{:.0}x{:.0} cells",
             c[0], c[1], c[2]
         ));
-        let disp = sampling::complete(p.beam.dispsteps, p.beam.dispersion, None, 1.0, 0.0);
+        let disp = grids.1;
         log.push(format!(
             "  wave={} meters +/- {}% in {} steps",
             g(p.beam.wavelength),
@@ -566,20 +580,7 @@ impl Setup {
             "  roi: {} < x < {} && {} < y < {}",
             r[0], r[1], r[2], r[3]
         ));
-        let hd = sampling::complete(
-            p.beam.divergence_steps[0],
-            p.beam.divergence_range[0],
-            p.beam.divergence_step[0],
-            1.0,
-            -1.0,
-        );
-        let vd = sampling::complete(
-            p.beam.divergence_steps[1],
-            p.beam.divergence_range[1],
-            p.beam.divergence_step[1],
-            1.0,
-            -1.0,
-        );
+        let [hd, vd] = grids.0;
         log.push(format!(
             "  hdivrange={} hdivstep={}  radians",
             g(hd.range),
