@@ -62,6 +62,20 @@ pub enum Error {
         /// The missing instruction-set features.
         missing: String,
     },
+    /// The run needs more memory than the machine can give it.
+    #[error(
+        "{what}: the images need {}, but only {} of memory is available",
+        crate::memory::gib(*needed),
+        crate::memory::gib(*available)
+    )]
+    OutOfMemory {
+        /// What makes the run large (the option and its values).
+        what: String,
+        /// Bytes the run would hold.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
     /// A file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -81,6 +95,7 @@ impl Error {
             Error::Parse { .. }
             | Error::Format { .. }
             | Error::Io { .. }
+            | Error::OutOfMemory { .. }
             | Error::UnsupportedCpu { .. } => 1,
         }
     }

@@ -33,6 +33,7 @@ pub mod engine;
 pub mod error;
 pub mod image;
 pub mod io;
+pub mod memory;
 pub mod noise;
 pub mod params;
 pub mod physics;

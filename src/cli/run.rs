@@ -111,8 +111,21 @@ fn line(out: &mut dyn Write, text: &str) -> Result<()> {
     writeln!(out, "{text}").map_err(|e| Error::io("<stdout>", e))
 }
 
+/// Bytes per pixel the run holds: the float image, the noise image, the PNG preview.
+fn bytes_per_pixel(outputs: &Outputs) -> u64 {
+    4 + if outputs.noise.is_some() { 2 } else { 0 } + if outputs.png.is_some() { 1 } else { 0 }
+}
+
 /// Run a job, writing the console log to `out`.
 pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
+    let d = &job.params.detector;
+    crate::memory::check(
+        (d.fpixels as u64 * d.spixels as u64).saturating_mul(bytes_per_pixel(&job.outputs)),
+        &format!(
+            "the detector of {} x {} pixels (-detpixels, -detsize)",
+            d.fpixels, d.spixels
+        ),
+    )?;
     for n in &job.notes {
         line(out, n)?;
     }

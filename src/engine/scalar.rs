@@ -49,7 +49,12 @@ pub fn render_row(
     first: Option<(usize, usize)>,
     latch: Option<&mut bool>,
 ) -> RowStats {
-    render_row_range(setup, s, row, 0..row.len(), first, latch)
+    // Only the region of interest is visited: the time is proportional to its area.
+    let [x0, x1, y0, y1] = setup.roi;
+    if s < y0 || s > y1 {
+        return RowStats::default();
+    }
+    render_row_range(setup, s, row, x0..(x1 + 1).min(row.len()), first, latch)
 }
 
 /// Render the pixels `fast` of row `s` into `row` (indexed by the fast pixel index).
