@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::engine::{Rendered, is_rendered};
+use crate::engine::Rendered;
 use crate::setup::Setup;
 
 /// Statistics of the float image.
@@ -38,8 +38,12 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
         .enumerate()
         .map(|(s, row)| {
             let (mut sum, mut sumsq, mut n, mut max, mut at) = (0.0, 0.0, 0, 0.0, usize::MAX);
-            for (f, &v) in row.iter().enumerate() {
-                if !is_rendered(setup, f, s) {
+            if s < y0 || s > y1 || x0 > x1 {
+                return (sum, sumsq, n, max, at);
+            }
+            let mask = setup.mask.as_deref().map(|m| &m[s * w..(s + 1) * w]);
+            for (f, &v) in row.iter().enumerate().take(x1 + 1).skip(x0) {
+                if mask.is_some_and(|m| m[f] == 0) {
                     continue;
                 }
                 let v = v as f64;
@@ -123,14 +127,52 @@ pub fn pgm_scale(user: Option<f64>, stats: &Stats, int_scale: f64) -> f64 {
     }
 }
 
-fn in_roi(setup: &Setup, f: usize, s: usize) -> bool {
+/// Fill `out` (pixels `start..start + out.len()`, row-major) with `convert(v)` inside the region
+/// of interest and 0 outside, in parallel chunks of `chunk` pixels. Each row is cut into its
+/// three segments (left of, inside, right of the region), so the conversion runs as a tight
+/// loop the compiler vectorises.
+fn fill_region<T: Copy + Default + Send>(
+    setup: &Setup,
+    img: &Rendered,
+    start: usize,
+    out: &mut [T],
+    chunk: usize,
+    convert: impl Fn(f32) -> T + Sync,
+) {
+    let w = img.width;
     let [x0, x1, y0, y1] = setup.roi;
-    f >= x0 && f <= x1 && s >= y0 && s <= y1
+    out.par_chunks_mut(chunk).enumerate().for_each(|(c, out)| {
+        let first = start + c * chunk;
+        let mut i = first;
+        let end = first + out.len();
+        while i < end {
+            let s = i / w;
+            let row = s * w;
+            let row_end = (row + w).min(end);
+            let (lo, hi) = if s >= y0 && s <= y1 && x0 <= x1 {
+                (
+                    (row + x0).clamp(i, row_end),
+                    (row + x1 + 1).clamp(i, row_end),
+                )
+            } else {
+                (row_end, row_end)
+            };
+            out[i - first..lo - first].fill(T::default());
+            for (o, &v) in out[lo - first..hi - first]
+                .iter_mut()
+                .zip(&img.pixels[lo..hi])
+            {
+                *o = convert(v);
+            }
+            out[hi - first..row_end - first].fill(T::default());
+            i = row_end;
+        }
+    });
 }
 
 /// The noiseless 16-bit image, pixels `start..start + out.len()` (row-major) into `out`:
-/// `v·scale + adc`, clamped to [0, 65535], rounded half up (in f32, as C's `floorf`). Pixels
-/// outside the region of interest are 0.
+/// `v·scale + adc`, clamped to [0, 65535], rounded half up (in f32, as C's `floorf`); NaN gives
+/// 0. Pixels outside the region of interest are 0.
 pub fn fill_u16(
     setup: &Setup,
     img: &Rendered,
@@ -139,46 +181,17 @@ pub fn fill_u16(
     start: usize,
     out: &mut [u16],
 ) {
-    const CHUNK: usize = 4096;
-    let w = img.width;
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
-        let first = start + c * CHUNK;
-        let (mut f, mut s) = (first % w, first / w);
-        for (o, &v) in out.iter_mut().zip(&img.pixels[first..]) {
-            *o = if in_roi(setup, f, s) {
-                let t = (v as f64 * scale + adc).clamp(0.0, 65535.0);
-                let r = ((t + 0.5) as f32).floor();
-                if r.is_nan() { 0 } else { r as u16 }
-            } else {
-                0
-            };
-            f += 1;
-            if f == w {
-                (f, s) = (0, s + 1);
-            }
-        }
+    // `as` truncates toward zero (floor for these positive values) and maps NaN to 0.
+    fill_region(setup, img, start, out, 4096, |v| {
+        ((v as f64 * scale + adc).clamp(0.0, 65535.0) + 0.5) as f32 as u16
     });
 }
 
 /// The 8-bit greyscale image, bytes `start..start + out.len()` (row-major) into `out`:
 /// `min(255, v·scale)` truncated; negative and NaN give 0; outside the region of interest 0.
 pub fn fill_u8(setup: &Setup, img: &Rendered, scale: f64, start: usize, out: &mut [u8]) {
-    const CHUNK: usize = 8192;
-    let w = img.width;
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
-        let first = start + c * CHUNK;
-        let (mut f, mut s) = (first % w, first / w);
-        for (o, &v) in out.iter_mut().zip(&img.pixels[first..]) {
-            *o = if in_roi(setup, f, s) {
-                (v as f64 * scale).clamp(0.0, 255.0) as u8
-            } else {
-                0
-            };
-            f += 1;
-            if f == w {
-                (f, s) = (0, s + 1);
-            }
-        }
+    fill_region(setup, img, start, out, 8192, |v| {
+        (v as f64 * scale).clamp(0.0, 255.0) as u8
     });
 }
 

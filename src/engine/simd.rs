@@ -229,6 +229,8 @@ struct LatticePlan {
     half_max: usize,
     /// Some axis uses the recurrence.
     recurrence: bool,
+    /// Every axis uses the recurrence with the same N.
+    uniform: bool,
     /// Some axis uses the sine ratio.
     ratio: bool,
 }
@@ -244,6 +246,7 @@ impl LatticePlan {
             odd: n.map(|n| n % 2.0 == 1.0),
             half_max: half.into_iter().max().unwrap_or(0),
             recurrence: recurrence.contains(&true),
+            uniform: recurrence.iter().all(|&r| r) && n[0] == n[1] && n[1] == n[2],
             ratio: (0..3).any(|i| axes[i] && !recurrence[i]),
         }
     }
@@ -295,9 +298,9 @@ pub fn cospi_scalar(x: f64) -> f64 {
     p.mul_add(x2, 1.0)
 }
 
-/// The square-crystal F_latt² from the peeled fractional indices δ (|δ| ≤ ½).
+/// The square-crystal |F_latt| from the peeled fractional indices δ (|δ| ≤ ½).
 #[inline(always)]
-fn square_lattice_sq(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
+fn square_lattice(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
     let mut f = F::ONE;
     // U_{N−1} from the recurrence run only to m = ⌊N/2⌋, the three axes' chains interleaved:
     // U_{2m−1} = U_{m−1}·(U_m − U_{m−2}) = U_{m−1}·(2U_m − 2c·U_{m−1}), U_{2m} = U_m² − U_{m−1}².
@@ -313,12 +316,23 @@ fn square_lattice_sq(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
         });
         let mut prev = [F::ONE; 3];
         let mut cur = two_c;
-        for k in 2..=plan.half_max {
-            for i in 0..3 {
-                if k <= half[i] {
+        if plan.uniform {
+            // The common case, every axis with the same N: no per-axis test in the loop.
+            for _ in 2..=plan.half_max {
+                for i in 0..3 {
                     let next = two_c[i].mul_add(cur[i], -prev[i]);
                     prev[i] = cur[i];
                     cur[i] = next;
+                }
+            }
+        } else {
+            for k in 2..=plan.half_max {
+                for i in 0..3 {
+                    if k <= half[i] {
+                        let next = two_c[i].mul_add(cur[i], -prev[i]);
+                        prev[i] = cur[i];
+                        cur[i] = next;
+                    }
                 }
             }
         }
@@ -356,16 +370,16 @@ fn square_lattice_sq(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
         }
         f *= num / den;
     }
-    f * f
+    f
 }
 
-/// F_latt² for the crystal shape, per lane.
+/// F_latt for the crystal shape, per lane (up to its sign, which the intensity does not see).
 #[inline(always)]
-fn lattice_factor_sq(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> F {
+fn lattice_factor(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> F {
     let n = setup.crystal.cells;
     let d = [hkl[0] - hkl0[0], hkl[1] - hkl0[1], hkl[2] - hkl0[2]];
     match setup.shape {
-        Shape::Square => square_lattice_sq(&prep.lattice, n, d),
+        Shape::Square => square_lattice(&prep.lattice, n, d),
         Shape::Round => {
             let r2 = (d[0] * F::splat(n[0] * n[0])).mul_add(
                 d[0],
@@ -377,8 +391,7 @@ fn lattice_factor_sq(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) 
             let closed = F::splat(3.0) * (s / x - c) / x2;
             let series = F::ONE - x2 / F::splat(10.0) + x2 * x2 / F::splat(280.0);
             let small = x.abs().simd_lt(F::splat(0.01));
-            let f = small.select(series, closed) * F::splat(n[0] * n[1] * n[2] * 0.723601254558268);
-            f * f
+            small.select(series, closed) * F::splat(n[0] * n[1] * n[2] * 0.723601254558268)
         }
         Shape::Gauss | Shape::Tophat => {
             let r = &setup.crystal.reciprocal_per_angstrom;
@@ -391,14 +404,17 @@ fn lattice_factor_sq(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) 
             let (x, y, z) = (comp(0), comp(1), comp(2));
             let nnn = n[0] * n[1] * n[2];
             let rad = (x * x + y * y + z * z) * F::splat(nnn * nnn);
-            let f = if setup.shape == Shape::Gauss {
-                (-(rad / F::splat(0.63) * F::splat(setup.fudge))).exp() * F::splat(nnn)
+            if setup.shape == Shape::Gauss {
+                // exp(x) as exp(x/2)²: `wide`'s exp flushes to 0 below −708 where libm still
+                // gives subnormals, and under compat a term whose F_latt is exactly 0 is
+                // skipped, so the two engines must agree on which values vanish.
+                let half = (-(rad / F::splat(0.63) * F::splat(setup.fudge)) * F::splat(0.5)).exp();
+                half * half * F::splat(nnn)
             } else {
                 (rad * F::splat(setup.fudge))
                     .simd_lt(F::splat(0.3969))
                     .select(F::splat(nnn), F::ZERO)
-            };
-            f * f
+            }
         }
     }
 }
@@ -777,8 +793,8 @@ impl Block {
             if plain {
                 // The common case: square crystal, default F, no per-term factors.
                 let d = hkl.map(|x| x - nearest(x));
-                let fl2 = square_lattice_sq(&prep.lattice, setup.crystal.cells, d);
-                let term = fc2_default * fl2;
+                let fl = square_lattice(&prep.lattice, setup.crystal.cells, d);
+                let term = fc2_default * (fl * fl);
                 self.layer_sum[c] += if all_kept {
                     term
                 } else {
@@ -787,7 +803,7 @@ impl Block {
                 continue;
             }
             let hkl0 = hkl.map(|x| (x - half).ceil());
-            let fl2 = lattice_factor_sq(setup, prep, hkl, hkl0);
+            let fl = lattice_factor(setup, prep, hkl, hkl0);
             let fc2 = match grid {
                 None => fc2_default,
                 Some(_) => {
@@ -811,14 +827,16 @@ impl Block {
                     })
                 }
             };
-            let term = fc2 * fl2;
+            let term = fc2 * (fl * fl);
             let keep = self.keep[c];
             if compat {
                 // C multiplies its running sum, not the term (Q11).
                 let next = (self.acc[c] + term) * self.factor[c];
                 let mut take = keep;
                 if setup.water == 0.0 {
-                    take &= !fl2.simd_eq(F::ZERO);
+                    // C skips the term when F_latt is 0 (F_latt², which can underflow, would
+                    // skip terms C keeps).
+                    take &= !fl.simd_eq(F::ZERO);
                 }
                 self.acc[c] = take.select(next, self.acc[c]);
             } else {
@@ -936,7 +954,7 @@ mod tests {
                 let plan = LatticePlan::new(cells);
                 let hkl = [x, y, z];
                 let d = hkl.map(|h| F::splat(h) - nearest(F::splat(h)));
-                let simd = square_lattice_sq(&plan, cells, d).to_array()[0];
+                let simd = square_lattice(&plan, cells, d).to_array()[0].powi(2);
                 let reference: f64 = (0..3)
                     .map(|i| {
                         let h0 = physics::nearest_index(hkl[i]);
