@@ -50,7 +50,8 @@
 //!   `select` keeps or discards the result. In `compat` mode C's running-sum multiplications and
 //!   its `F_latt == 0` shortcut become selects too.
 //! * **Gathers.** `wide` has no gather: structure factors from an HKL grid are looked up lane by
-//!   lane (scalar loads), and tricubic interpolation runs per lane with the scalar code.
+//!   lane (scalar loads); tricubic interpolation computes its range test, weights and first
+//!   index as lane vectors and reads each lane's 4×4×4 cube with four-wide loads.
 //!
 //! # What goes to the scalar engine
 //!
@@ -171,6 +172,8 @@ pub struct Prepared {
     phi_rows: Vec<usize>,
     /// The lattice-factor method of each axis.
     lattice: LatticePlan,
+    /// The grid as interpolation addresses it, when interpolating.
+    tricubic: Option<Tricubic>,
 }
 
 impl Prepared {
@@ -213,6 +216,7 @@ impl Prepared {
             sources,
             phi_rows,
             lattice: LatticePlan::new(setup.crystal.cells),
+            tricubic: Tricubic::new(setup),
         }
     }
 }
@@ -806,25 +810,34 @@ impl Block {
             let fl = lattice_factor(setup, prep, hkl, hkl0);
             let fc2 = match grid {
                 None => fc2_default,
-                Some(_) => {
-                    let h = hkl.map(|x| x.to_array());
-                    let h0 = hkl0.map(|x| x.to_array());
-                    let mut no_latch = None;
-                    let active = &self.active;
-                    lanes_from(|i| {
-                        if !active[c * LANES + i] {
-                            return 0.0;
-                        }
-                        let hkl = [h[0][i], h[1][i], h[2][i]];
-                        let hkl0 = [h0[0][i], h0[1][i], h0[2][i]];
-                        let fc = match tricubic(setup, hkl) {
-                            Some(f) => f,
-                            None => {
+                Some(g) => {
+                    let active = &self.active[c * LANES..(c + 1) * LANES];
+                    let (f, done) = match &prep.tricubic {
+                        Some(t) => t.interpolate(&g.data, hkl, active),
+                        None => (F::ZERO, [false; LANES]),
+                    };
+                    if done.iter().all(|&d| d) {
+                        f * f
+                    } else {
+                        // Lanes not interpolated: the nearest reflection (or the default F),
+                        // and the out-of-range evaluation recorded for the warning.
+                        let f = f.to_array();
+                        let h = hkl.map(|x| x.to_array());
+                        let h0 = hkl0.map(|x| x.to_array());
+                        let mut no_latch = None;
+                        lanes_from(|i| {
+                            let fc = if done[i] {
+                                f[i]
+                            } else if active[i] {
+                                let hkl = [h[0][i], h[1][i], h[2][i]];
+                                let hkl0 = [h0[0][i], h0[1][i], h0[2][i]];
                                 scalar::structure_factor(setup, hkl, hkl0, &mut no_latch, stats)
-                            }
-                        };
-                        fc * fc
-                    })
+                            } else {
+                                0.0
+                            };
+                            fc * fc
+                        })
+                    }
                 }
             };
             let term = fc2 * (fl * fl);
@@ -846,53 +859,95 @@ impl Block {
     }
 }
 
-/// Lagrange weights of the four consecutive integer nodes `x0 … x0+3` at `x0 + t`: the
-/// denominators of nanoBragg's `polint` are the constants −6, 2, −2, 6 for such nodes.
+/// Lagrange weights of the four consecutive integer nodes `x0 … x0+3` at `x0 + t`, per lane:
+/// the denominators of nanoBragg's `polint` are the constants −6, 2, −2, 6 for such nodes.
 #[inline(always)]
-fn cubic_weights(t: f64) -> [f64; 4] {
-    const SIXTH: f64 = 1.0 / 6.0;
-    let (t1, t2, t3) = (t - 1.0, t - 2.0, t - 3.0);
+fn cubic_weights(t: F) -> [F; 4] {
+    let sixth = F::splat(1.0 / 6.0);
+    let half = F::splat(0.5);
+    let (t1, t2, t3) = (t - F::ONE, t - F::splat(2.0), t - F::splat(3.0));
     [
-        -(t1 * t2 * t3) * SIXTH,
-        t * t2 * t3 * 0.5,
-        -(t * t1 * t3) * 0.5,
-        t * t1 * t2 * SIXTH,
+        -(t1 * t2 * t3) * sixth,
+        t * t2 * t3 * half,
+        -(t * t1 * t3) * half,
+        t * t1 * t2 * sixth,
     ]
 }
 
-/// Tricubic interpolation of F at fractional (h, k, l), as nanoBragg.c's `polin3` computes it
-/// (the same 4×4×4 Lagrange interpolant) but with precomputed weights and direct indexing:
-/// 64 multiply-adds instead of 21 `polint` calls with 84 divisions. `None` when interpolation
-/// is off or (h, k, l) is outside the range where nanoBragg interpolates.
-#[inline]
-fn tricubic(setup: &Setup, hkl: [f64; 3]) -> Option<f64> {
-    if !setup.interpolate {
-        return None;
+/// The structure-factor grid as tricubic interpolation addresses it.
+struct Tricubic {
+    /// Smallest h, k, l.
+    mins: [f64; 3],
+    /// `max − min + 1` per axis (nanoBragg's `h_range` …).
+    spans: [f64; 3],
+    /// Strides of h and k in [`HklGrid::data`](crate::io::HklGrid::data).
+    strides: [usize; 2],
+}
+
+impl Tricubic {
+    fn new(setup: &Setup) -> Option<Self> {
+        let g = setup
+            .grid
+            .as_deref()
+            .filter(|g| g.count > 0 && setup.interpolate)?;
+        let (hr, kr, lr) = g.ranges();
+        Some(Tricubic {
+            mins: [g.h_min, g.k_min, g.l_min].map(f64::from),
+            spans: [hr, kr, lr].map(|r| r as f64),
+            strides: [(kr + 1) * (lr + 1), lr + 1],
+        })
     }
-    let g = setup.grid.as_deref().filter(|g| g.count > 0)?;
-    if !scalar::interpolation_in_range(g, hkl) {
-        return None;
-    }
-    let (_, kr, lr) = g.ranges();
-    let mins = [g.h_min as f64, g.k_min as f64, g.l_min as f64];
-    let base = hkl.map(|x| x.floor() - 1.0);
-    let w = [0, 1, 2].map(|i| cubic_weights(hkl[i] - base[i]));
-    let start = [0, 1, 2].map(|i| (base[i] - mins[i]) as usize);
-    let (sk, sl) = ((kr + 1) * (lr + 1), lr + 1);
-    let first = start[0] * sk + start[1] * sl + start[2];
-    let last = first + 3 * sk + 3 * sl + 4;
-    let cube = g.data.get(first..last)?;
-    // F = Σ_l w_l · (Σ_ij wh_i·wk_j · F[i][j][l]): the four l-values of each (i, j) row are
-    // contiguous, so the inner sum is 16 four-wide multiply-adds.
-    let mut acc = wide::f64x4::ZERO;
-    for (i, wh) in w[0].iter().enumerate() {
-        for (j, wk) in w[1].iter().enumerate() {
-            let at = i * sk + j * sl;
-            let row = wide::f64x4::from(&cube[at..at + 4]);
-            acc = row.mul_add(wide::f64x4::splat(wh * wk), acc);
+
+    /// Tricubic interpolation of F at fractional (h, k, l), as nanoBragg.c's `polin3` computes
+    /// it (the same 4×4×4 Lagrange interpolant) but with precomputed weights and direct
+    /// indexing: 64 multiply-adds instead of 21 `polint` calls with 84 divisions. The range
+    /// test, the weights and the first index are lane vectors; the 4×4×4 cube is read lane by
+    /// lane (`wide` has no gather). Returns F and, per lane, whether it was interpolated:
+    /// lanes that are inactive or outside the range where nanoBragg interpolates are not.
+    #[inline(always)]
+    fn interpolate(&self, data: &[f64], hkl: [F; 3], active: &[bool]) -> (F, [bool; LANES]) {
+        let mut inside = F::splat(f64::from_bits(u64::MAX));
+        for (i, x) in hkl.iter().enumerate() {
+            let min = F::splat(self.mins[i]);
+            inside &= (*x - min + F::splat(3.0)).simd_le(F::splat(self.spans[i]))
+                & (*x - F::splat(2.0)).simd_ge(min);
         }
+        let base = hkl.map(|x| x.floor() - F::ONE);
+        let [wh, wk, wl] = [0, 1, 2].map(|i| cubic_weights(hkl[i] - base[i]));
+        let [sk, sl] = self.strides;
+        let first = (base[0] - F::splat(self.mins[0])).mul_add(
+            F::splat(sk as f64),
+            (base[1] - F::splat(self.mins[1]))
+                .mul_add(F::splat(sl as f64), base[2] - F::splat(self.mins[2])),
+        );
+        let whk: [[[f64; LANES]; 4]; 4] = wh.map(|a| wk.map(|b| (a * b).to_array()));
+        let wl: [[f64; LANES]; 4] = wl.map(|w| w.to_array());
+        let first = first.to_array();
+        let inside = inside.to_array();
+        let mut done = [false; LANES];
+        let f = lanes_from(|i| {
+            if !active[i] || inside[i] == 0.0 {
+                return 0.0;
+            }
+            let at = first[i] as usize;
+            let Some(cube) = data.get(at..at + 3 * sk + 3 * sl + 4) else {
+                return 0.0;
+            };
+            done[i] = true;
+            // F = Σ_l w_l · (Σ_ij wh_i·wk_j · F[i][j][l]): the four l-values of each (i, j) row
+            // are contiguous, so the inner sum is 16 four-wide multiply-adds.
+            let mut acc = wide::f64x4::ZERO;
+            for (a, row_a) in whk.iter().enumerate() {
+                for (b, w) in row_a.iter().enumerate() {
+                    let at = a * sk + b * sl;
+                    let row = wide::f64x4::from(&cube[at..at + 4]);
+                    acc = row.mul_add(wide::f64x4::splat(w[i]), acc);
+                }
+            }
+            (acc * wide::f64x4::from([wl[0][i], wl[1][i], wl[2][i], wl[3][i]])).reduce_add()
+        });
+        (f, done)
     }
-    Some((acc * wide::f64x4::from(w[2])).reduce_add())
 }
 
 /// The curved-detector mapping, lane by lane with the scalar code.
@@ -975,7 +1030,7 @@ mod tests {
         let xs = [3.0, 4.0, 5.0, 6.0];
         let ys = [1.5, -2.0, 7.25, 0.5];
         for t in [1.0, 1.3, 1.5, 1.99] {
-            let w = cubic_weights(t);
+            let w = cubic_weights(F::splat(t)).map(|w| w.to_array()[0]);
             let fast: f64 = (0..4).map(|i| w[i] * ys[i]).sum();
             let reference = physics::polint(&xs, &ys, 3.0 + t);
             assert!((fast - reference).abs() < 1e-12, "{t}: {fast} {reference}");
