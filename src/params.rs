@@ -483,6 +483,14 @@ impl Params {
         }
         for &n in &self.crystal.cells {
             finite("-N", n)?;
+            if n > 1.0 && n.fract() != 0.0 {
+                // nanoBragg counts whole unit cells (-N is read with atoi); the lattice factor
+                // sin(πNh)/sin(πh) is only periodic in h for whole N.
+                return Err(Error::InvalidParams {
+                    field: "-N",
+                    reason: format!("{n} is not a whole number of unit cells"),
+                });
+            }
             if n > 1e6 {
                 return Err(Error::InvalidParams {
                     field: "-N",

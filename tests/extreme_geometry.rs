@@ -25,8 +25,7 @@
 //! are exactly integer (the lattice factor's 0/0 point) and checks the value there, N per axis
 //! (N² in the intensity), and that approaching it from both sides converges to it.
 //!
-//! One more case documents a known bug as an expected failure that must keep failing: a
-//! non-integer cell count N, on which the engines disagree ([`non_integer_cell_count_known_bug`]).
+//! A non-integer cell count N is refused ([`non_integer_cell_count_is_refused`]).
 //!
 //! The crystals are cubic and aligned with the lab axes (nanoBragg's canonical orientation, or
 //! a misset by multiples of 90°), F is `-default_F`, and one sub-pixel per pixel is used unless
@@ -864,54 +863,20 @@ fn huge_and_small_cell_counts() {
 // ---------------------------------------------------------------------------------------------
 // Known bug
 
-/// EXPECTED FAILURE, asserted to still fail: a non-integer number of unit cells.
-///
-/// `Params::validate` (src/params.rs, the loop over `crystal.cells`) accepts any finite N, and
-/// `Setup` keeps it (src/setup/crystal.rs only clamps N ≤ 1 to 1), although nanoBragg's `-N`
-/// is an integer (`atoi`, or `ceil` of a crystal size). For the square crystal both engines
-/// rely on N being an integer, in different ways: the scalar engine's integer peel
-/// (src/physics.rs `lattice_factor_axis`/`sincg_peeled`: `sin(πNh)/sin(πh) = ±sin(πNδ)/sin(πδ)`
-/// holds only for integer N), and the SIMD engine's Chebyshev recurrence for N ≤ 16
-/// (src/engine/simd.rs `LatticePlan::new`: `half = N as usize / 2`, `odd = N % 2 == 1`, so it
-/// evaluates the factor of the even count 2⌊N/2⌋: 2.5 and 3.7 as 2, 7.5 as 6). For N = 2.5, 3.7, 7.5 the two images then differ grossly
-/// (correlation 0.935, 0.68, 0.973 for the crystal below), and neither is nanoBragg.c's
-/// `sin(πNh)/sin(πh)`. Above N = 16 both engines take the peel and agree with each other.
-///
-/// The test passes while the engines disagree. When it fails, the bug is fixed: if
-/// `Setup::new` now rejects a non-integer N (or rounds it), replace this test with one checking
-/// that; if the engines now agree, move the case to the ordinary checks.
+/// A non-integer cell count N is refused: nanoBragg counts whole unit cells (`-N` is read with
+/// `atoi`, a crystal size is rounded up to whole cells), and `sin(πNh)/sin(πh)` is only periodic
+/// in h, as both engines' integer peel assumes, for whole N.
 #[test]
-fn non_integer_cell_count_known_bug() {
-    for n in [2.5, 3.7, 7.5] {
-        let mut p = cubic(50.0 * ANGSTROM, n, ANGSTROM, 100.0 * MM, 32, 0.2 * MM);
-        p.crystal.misset = Misset::Angles([0.1, 0.2, 0.3]);
-        let setup = match Setup::new(&p) {
-            Ok(s) => s,
-            Err(e) => {
-                panic!("N = {n} is now rejected ({e}): the known bug is fixed, update this test")
-            }
-        };
-        assert_eq!(
-            setup.crystal.cells, [n; 3],
-            "N = {n} is now rounded: the known bug is fixed, update this test"
-        );
-        let scalar = engine::render(&setup, Backend::Scalar);
-        let simd = engine::render(&setup, Backend::Simd);
-        assert!(
-            scalar
-                .pixels
-                .iter()
-                .chain(&simd.pixels)
-                .all(|v| v.is_finite())
-        );
-        let (corr, worst) = engine::agreement(&scalar.pixels, &simd.pixels);
-        println!(
-            "non-integer N = {n}: correlation {corr:.4}, worst relative error {worst:.2e} (known bug)"
-        );
-        assert!(
-            corr < engine::MIN_CORRELATION || worst > engine::MAX_RELATIVE_ERROR,
-            "N = {n}: the engines now agree (correlation {corr}, worst {worst:e}): the known bug \
-             is fixed, move this case to the ordinary checks"
-        );
+fn non_integer_cell_count_is_refused() {
+    for n in [2.5, 3.7, 7.5, 16.5, 40.1] {
+        let p = cubic(50.0 * ANGSTROM, n, ANGSTROM, 100.0 * MM, 32, 0.2 * MM);
+        let e = Setup::new(&p)
+            .err()
+            .unwrap_or_else(|| panic!("N = {n} accepted"));
+        assert_eq!(e.exit_code(), 2, "N = {n}: {e}");
+        assert!(e.to_string().contains("-N"), "N = {n}: {e}");
     }
+    // Below 1 means 1, as in nanoBragg.
+    let p = cubic(50.0 * ANGSTROM, 0.5, ANGSTROM, 100.0 * MM, 32, 0.2 * MM);
+    assert_eq!(Setup::new(&p).expect("N = 0.5").crystal.cells, [1.0; 3]);
 }
