@@ -284,22 +284,48 @@ const COSPI: [f64; 7] = [
 /// cos(πx) for |x| ≤ ½ (absolute error ≤ 8e-15; exactly 1 at 0).
 #[inline(always)]
 pub fn cospi(x: F) -> F {
-    let x2 = x * x;
-    let mut p = F::splat(COSPI[6]);
-    for &c in COSPI[..6].iter().rev() {
-        p = p.mul_add(x2, F::splat(c));
-    }
-    p.mul_add(x2, F::ONE)
+    // Estrin's scheme: five dependent operations instead of Horner's eight.
+    let c = |k: usize| F::splat(COSPI[k]);
+    let u = x * x;
+    let u2 = u * u;
+    let u4 = u2 * u2;
+    let p01 = c(1).mul_add(u, c(0));
+    let p23 = c(3).mul_add(u, c(2));
+    let p45 = c(5).mul_add(u, c(4));
+    let q0 = p23.mul_add(u2, p01);
+    let q1 = c(6).mul_add(u2, p45);
+    q1.mul_add(u4, q0).mul_add(u, F::ONE)
 }
 
 /// Scalar twin of [`cospi`], for tests.
 pub fn cospi_scalar(x: f64) -> f64 {
-    let x2 = x * x;
-    let mut p = COSPI[6];
-    for &c in COSPI[..6].iter().rev() {
-        p = p.mul_add(x2, c);
+    let c = |k: usize| COSPI[k];
+    let u = x * x;
+    let u2 = u * u;
+    let u4 = u2 * u2;
+    let p01 = c(1).mul_add(u, c(0));
+    let p23 = c(3).mul_add(u, c(2));
+    let p45 = c(5).mul_add(u, c(4));
+    let q0 = p23.mul_add(u2, p01);
+    let q1 = c(6).mul_add(u2, p45);
+    q1.mul_add(u4, q0).mul_add(u, 1.0)
+}
+
+/// `STEPS` steps of `U_{k+1} = 2c·U_k − U_{k−1}` on each axis, from `(U_{k−1}, U_k)`.
+#[inline(always)]
+fn recurrence<const STEPS: usize>(
+    two_c: [F; 3],
+    mut prev: [F; 3],
+    mut cur: [F; 3],
+) -> ([F; 3], [F; 3]) {
+    for _ in 0..STEPS {
+        for i in 0..3 {
+            let next = two_c[i].mul_add(cur[i], -prev[i]);
+            prev[i] = cur[i];
+            cur[i] = next;
+        }
     }
-    p.mul_add(x2, 1.0)
+    (prev, cur)
 }
 
 /// The square-crystal |F_latt| from the peeled fractional indices δ (|δ| ≤ ½).
@@ -321,14 +347,18 @@ fn square_lattice(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
         let mut prev = [F::ONE; 3];
         let mut cur = two_c;
         if plan.uniform {
-            // The common case, every axis with the same N: no per-axis test in the loop.
-            for _ in 2..=plan.half_max {
-                for i in 0..3 {
-                    let next = two_c[i].mul_add(cur[i], -prev[i]);
-                    prev[i] = cur[i];
-                    cur[i] = next;
-                }
-            }
+            // The common case, every axis with the same N: the loop unrolled at compile time
+            // for each ⌊N/2⌋ up to 8, so the nine chains stay in registers.
+            (prev, cur) = match plan.half_max {
+                1 => (prev, cur),
+                2 => recurrence::<1>(two_c, prev, cur),
+                3 => recurrence::<2>(two_c, prev, cur),
+                4 => recurrence::<3>(two_c, prev, cur),
+                5 => recurrence::<4>(two_c, prev, cur),
+                6 => recurrence::<5>(two_c, prev, cur),
+                7 => recurrence::<6>(two_c, prev, cur),
+                _ => recurrence::<7>(two_c, prev, cur),
+            };
         } else {
             for k in 2..=plan.half_max {
                 for i in 0..3 {
