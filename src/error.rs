@@ -77,13 +77,15 @@ pub enum Error {
         available: u64,
     },
     /// A file could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The message already includes the operating-system error, so it is not also returned by
+    /// [`std::error::Error::source`] (error reporters that print the chain would repeat it).
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The operating-system error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -101,10 +103,10 @@ impl Error {
     }
 
     /// Shorthand for an [`Error::Io`] on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -6,7 +6,10 @@
 //! detector. Units are converted here, once, to SI (mm → m, Å → m, degrees and mrad → rad,
 //! µm → m, eV → m). Input files are read here, so [`Params`] holds data, never paths:
 //! the HKL list (and C's `Fdump.bin` cache, announced on the console), the MOSFLM matrix, the
-//! source list and the mask.
+//! source list and the mask. Nothing is written here: the cache an `-hkl` run leaves for the
+//! next one is an output like the images ([`run::Outputs::fdump`]), written only when the
+//! whole run succeeds. A cache that exists but cannot be read is ignored with a warning, unless
+//! nothing else gives structure factors: then its error is the run's.
 
 pub mod args;
 pub mod run;
@@ -35,49 +38,78 @@ fn seconds_since_epoch() -> i64 {
         .map_or(1, |d| d.as_secs() as i64)
 }
 
-/// Geometry read from an SMV header (`-img` or `-mask`), applied before the options.
-fn apply_header(img: &io::SmvImage, is_mask: bool, p: &mut Params) {
+/// Geometry read from an SMV header (`-img` or `-mask`, read from `path`), applied before the
+/// options.
+///
+/// A value the simulation cannot use (a pixel size, distance or wavelength that is not a
+/// positive number, an angle or beam centre that is not finite) is an [`Error::Format`] naming
+/// the file and the key, unless the option that overrides it is given.
+fn apply_header(
+    img: &io::SmvImage,
+    path: &Path,
+    is_mask: bool,
+    a: &CliArgs,
+    p: &mut Params,
+) -> Result<()> {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    let finite = |v: f64| v.is_finite();
+    // The header's value of `key`, checked with `usable` unless `option` overrides it.
+    let value = |key: &str, option: &str, overridden: bool, usable: &dyn Fn(f64) -> bool| {
+        let v = img.value(key);
+        match v {
+            Some(x) if !overridden && !usable(x) => Err(Error::Format {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{key}={} in the header cannot be used (give {option} to override it)",
+                    crate::cfmt::g(x)
+                ),
+            }),
+            _ => Ok(v),
+        }
+    };
     let d = &mut p.detector;
     d.fpixels = img.size1;
     d.spixels = img.size2;
-    if let Some(v) = img.value("PIXEL_SIZE") {
+    if let Some(v) = value("PIXEL_SIZE", "-pixel", a.pixel.is_some(), &positive)? {
         d.pixel_size = v / 1000.0;
     }
     d.size = [
         d.pixel_size * d.fpixels as f64,
         d.pixel_size * d.spixels as f64,
     ];
-    if let Some(v) = img.value("DISTANCE") {
+    if let Some(v) = value("DISTANCE", "-distance", a.distance.is_some(), &positive)? {
         d.distance = v / 1000.0;
     }
-    if let Some(v) = img.value("CLOSE_DISTANCE") {
+    let close = a.close_distance.is_some();
+    if let Some(v) = value("CLOSE_DISTANCE", "-close_distance", close, &positive)? {
         d.close_distance = Some(v / 1000.0);
     }
-    if let Some(v) = img.value("WAVELENGTH") {
+    if let Some(v) = value("WAVELENGTH", "-lambda", a.wavelength.is_some(), &positive)? {
         p.beam.wavelength = v / 1e10;
     }
-    if let Some(v) = img.value("BEAM_CENTER_X") {
+    if let Some(v) = value("BEAM_CENTER_X", "-Xbeam", a.xbeam.is_some(), &finite)? {
         d.beam_center[0] = Some(v / 1000.0);
     }
-    if let Some(v) = img.value("BEAM_CENTER_Y") {
+    if let Some(v) = value("BEAM_CENTER_Y", "-Ybeam", a.ybeam.is_some(), &finite)? {
         d.beam_center[1] = Some(if is_mask {
             d.size[1] - v / 1000.0
         } else {
             v / 1000.0
         });
     }
-    if let Some(v) = img.value("ORGX") {
+    if let Some(v) = value("ORGX", "-ORGX", a.orgx.is_some(), &finite)? {
         d.org[0] = Some(v);
     }
-    if let Some(v) = img.value("ORGY") {
+    if let Some(v) = value("ORGY", "-ORGY", a.orgy.is_some(), &finite)? {
         d.org[1] = Some(v);
     }
-    if let Some(v) = img.value("PHI") {
+    if let Some(v) = value("PHI", "-phi", a.phi.is_some(), &finite)? {
         p.rotation.phi0 = v.to_radians();
     }
-    if let Some(v) = img.value("OSC_RANGE") {
+    if let Some(v) = value("OSC_RANGE", "-osc", a.osc.is_some(), &finite)? {
         p.rotation.osc = Some(v.to_radians());
     }
+    Ok(())
 }
 
 fn nonneg_index(option: &str, v: i32) -> Result<usize> {
@@ -118,13 +150,13 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
     if let Some(path) = &a.mask {
         notes.push(format!("reading {}", path.display()));
         let m = io::read_smv(path)?;
-        apply_header(&m, true, &mut p);
+        apply_header(&m, path, true, a, &mut p)?;
         mask = Some(m);
     }
     if let Some(path) = &a.img {
         notes.push(format!("reading {}", path.display()));
         let m = io::read_smv(path)?;
-        apply_header(&m, false, &mut p);
+        apply_header(&m, path, false, a, &mut p)?;
     }
 
     // Beam.
@@ -205,10 +237,23 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         }
         let n = (d.size[i] / d.pixel_size - 0.5).ceil();
         if !(1.0..1e9).contains(&n) {
-            return Err(Error::usage(
-                "-detsize",
+            let option = if a.detector_pixels[i].is_some() {
+                ["-detpixels_x", "-detpixels_y"][i]
+            } else {
+                "-detsize"
+            };
+            let problem = if n >= 1e9 {
                 format!(
-                    "a detector {} mm wide with {} mm pixels has no pixels",
+                    "{n} pixels across, more than this build accepts ({} pixels in all)",
+                    crate::params::MAX_PIXELS
+                )
+            } else {
+                "no pixels".to_string()
+            };
+            return Err(Error::usage(
+                option,
+                format!(
+                    "a detector {} mm wide with {} mm pixels has {problem}",
                     d.size[i] * 1000.0,
                     d.pixel_size * 1000.0
                 ),
@@ -422,6 +467,10 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
     p.structure_factors.default_f = a.default_f.unwrap_or(0.0);
     p.structure_factors.interpolate = a.interpolate;
     let dump: PathBuf = a.dump.clone().unwrap_or_else(|| "Fdump.bin".into());
+    // The cache is written with the outputs, once the run has succeeded.
+    let mut fdump = None;
+    // Why an existing cache could not be used: the error when nothing else gives Fs.
+    let mut cache_error = None;
     if let Some(path) = &a.hkl {
         notes.push(format!("reading {}", path.display()));
         let grid = io::read_hkl(path, p.structure_factors.default_f)?;
@@ -429,11 +478,7 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
             "writing dump file for next time: {}",
             dump.display()
         ));
-        if let Err(e) = io::write_fdump(&dump, &grid) {
-            notes.push(format!(
-                "WARNING: could not write the structure-factor cache: {e}"
-            ));
-        }
+        fdump = Some(dump.clone());
         p.structure_factors.grid = Some(Arc::new(grid));
     } else if dump.exists() {
         match io::read_fdump(&dump) {
@@ -445,10 +490,16 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
                 ));
                 p.structure_factors.grid = Some(Arc::new(grid));
             }
-            Err(e) => notes.push(format!("WARNING: ignoring the structure-factor cache: {e}")),
+            Err(e) => {
+                notes.push(format!("WARNING: ignoring the structure-factor cache: {e}"));
+                cache_error = Some(e);
+            }
         }
     }
     if p.structure_factors.grid.is_none() && p.structure_factors.default_f == 0.0 {
+        if let Some(e) = cache_error {
+            return Err(e);
+        }
         return Err(Error::usage(
             "-hkl",
             format!(
@@ -475,6 +526,7 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         .unwrap_or(true)
         .then(|| a.pgmfile.clone().unwrap_or_else(|| "image.pgm".into()));
     outputs.png = a.pngfile.clone();
+    outputs.fdump = fdump;
     outputs.int_scale = a.scale;
     outputs.pgm_scale = a.pgmscale;
     if let Some(adc) = a.adc {

@@ -1,8 +1,11 @@
 //! Running a prepared job: setup, render, statistics, output files and the console log.
 //!
 //! The console lines are nanoBragg's (spec §7), written to `out`; `-quiet` passes a sink.
-//! Output files are written through [`crate::io::atomic::write_atomic`], so a failed run never
-//! leaves a partial file behind.
+//! Output files are staged with [`crate::io::atomic::stage`] (written to temporaries next to
+//! them) and renamed into place only once every one of them has been written, so a failed run
+//! leaves neither a partial nor a new file behind and keeps the files it would have replaced.
+//! (Only a rename failing after all files were written, which takes the directory changing
+//! under the run, can leave the outputs renamed before it in place.)
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +32,9 @@ pub struct Outputs {
     pub pgm: Option<PathBuf>,
     /// 8-bit PNG preview (same scaling as the PGM), if wanted.
     pub png: Option<PathBuf>,
+    /// Structure-factor cache to leave for the next run (nanoBragg's `Fdump.bin` after reading
+    /// `-hkl`), if any. Failing to write it is a warning, not an error.
+    pub fdump: Option<PathBuf>,
     /// Integer-image scale (`None`: 55000/max).
     pub int_scale: Option<f64>,
     /// PGM scale (`None`: 250/(5·rmsd)).
@@ -49,6 +55,7 @@ impl Default for Outputs {
             noise: Some("noiseimage.img".into()),
             pgm: Some("image.pgm".into()),
             png: None,
+            fdump: None,
             int_scale: None,
             pgm_scale: None,
             adc: 40.0,
@@ -101,7 +108,7 @@ fn smv_header(setup: &Setup, params: &Params) -> io::smv::SmvHeader {
 }
 
 /// Wait for a writer thread and pass on its result.
-fn join(handle: std::thread::ScopedJoinHandle<'_, Result<()>>) -> Result<()> {
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
     handle
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -186,7 +193,10 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
     // converted block by block as it is written, so besides the float image at most the noise
     // image (32 MiB at 4096²) is held — less than nanoBragg.c, which keeps the float, 16-bit and
     // 8-bit images for the whole run.
-    std::thread::scope(|scope| -> Result<()> {
+    // The files are renamed into place in nanoBragg's order of writing them (float, int, PGM,
+    // noise), so when two outputs name the same file the one nanoBragg writes last wins.
+    let staged = std::thread::scope(|scope| -> Result<Vec<io::Staged>> {
+        let mut staged = Vec::new();
         let pixels = &rendered.pixels;
         let (w, h) = (rendered.width, rendered.height);
         line(
@@ -197,7 +207,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                 pixels.len()
             ),
         )?;
-        let writer = scope.spawn(|| io::floatfile::write_float_image(&o.float, pixels));
+        let writer = scope.spawn(|| io::floatfile::stage_float_image(&o.float, pixels));
         line(
             out,
             &format!(
@@ -223,7 +233,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             .noise
             .as_ref()
             .map(|_| noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode));
-        join(writer)?;
+        staged.push(join(writer)?);
         line(
             out,
             &format!("writing {} as 2-byte integers", o.int.display()),
@@ -231,7 +241,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
         let header = &header;
         let (setup_ref, rendered_ref) = (&setup, &rendered);
         let writer = scope.spawn(move || {
-            io::smv::write_smv_with(&o.int, header, pixels.len(), |start, block| {
+            io::smv::stage_smv_with(&o.int, header, pixels.len(), |start, block| {
                 image::fill_u16(setup_ref, rendered_ref, int_scale, o.adc, start, block)
             })
         });
@@ -243,7 +253,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             if let Some(p) = &o.pgm {
                 line(out, &format!("writing {} as 1-byte integers", p.display()))?;
                 pgm_writer = Some(scope.spawn(move || {
-                    io::pgm::write_pgm_with(p, w, h, scale, |start, block| {
+                    io::pgm::stage_pgm_with(p, w, h, scale, |start, block| {
                         image::fill_u8(setup_ref, rendered_ref, scale, start, block)
                     })
                 }));
@@ -255,6 +265,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                 )?;
             }
         }
+        let mut noise_file = None;
         if let (Some(p), Some(n)) = (&o.noise, noise) {
             line(
                 out,
@@ -265,17 +276,41 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                 ),
             )?;
             line(out, &format!("writing {} as 2-byte integers", p.display()))?;
-            io::smv::write_smv(p, header, &n.pixels)?;
+            noise_file = Some(io::smv::stage_smv_with(
+                p,
+                header,
+                n.pixels.len(),
+                |start, block| block.copy_from_slice(&n.pixels[start..start + block.len()]),
+            )?);
         }
-        join(writer)?;
+        staged.push(join(writer)?);
         if let Some(pgm_writer) = pgm_writer {
-            join(pgm_writer)?;
+            staged.push(join(pgm_writer)?);
         }
+        staged.extend(noise_file);
         if let (Some(scale), Some(p)) = (pgm_scale, &o.png) {
             let bytes = image::to_u8(&setup, &rendered, scale);
-            io::png::write_png_gray8(p, w, h, &bytes)?;
+            staged.push(io::png::stage_png_gray8(p, w, h, &bytes)?);
         }
-        Ok(())
+        Ok(staged)
     })?;
+    let cache_warning =
+        |e: Error| format!("WARNING: could not write the structure-factor cache: {e}");
+    let cache = match (&o.fdump, &job.params.structure_factors.grid) {
+        (Some(path), Some(grid)) => match io::hkl::stage_fdump(path, grid) {
+            Ok(staged) => Some(staged),
+            Err(e) => {
+                line(out, &cache_warning(e))?;
+                None
+            }
+        },
+        _ => None,
+    };
+    for file in staged {
+        file.commit()?;
+    }
+    if let Some(Err(e)) = cache.map(io::Staged::commit) {
+        line(out, &cache_warning(e))?;
+    }
     Ok(())
 }

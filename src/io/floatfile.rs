@@ -8,11 +8,18 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::{Staged, stage};
 
-/// Writes `data` as raw little-endian `f32` values, atomically (see [`write_atomic`]).
+/// Writes `data` as raw little-endian `f32` values, atomically (see
+/// [`write_atomic`](crate::io::write_atomic)).
 pub fn write_float_image(path: &Path, data: &[f32]) -> Result<()> {
-    write_atomic(path, |w| {
+    stage_float_image(path, data)?.commit()
+}
+
+/// Like [`write_float_image`], but leaves the file staged (see [`stage`]) for the caller to
+/// commit.
+pub fn stage_float_image(path: &Path, data: &[f32]) -> Result<Staged> {
+    stage(path, |w| {
         let mut buf = Vec::with_capacity(4 * data.len().min(16_384));
         for chunk in data.chunks(16_384) {
             buf.clear();
@@ -29,7 +36,7 @@ pub fn write_float_image(path: &Path, data: &[f32]) -> Result<()> {
 ///
 /// Fails with [`Error::Format`] when the length is not a multiple of 4 bytes.
 pub fn read_float_image(path: &Path) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_input(path)?;
     if bytes.len() % 4 != 0 {
         return Err(Error::Format {
             path: path.to_path_buf(),

@@ -9,8 +9,9 @@
 //! * blank lines and lines starting with `#` or `!` are skipped;
 //! * columns after the fourth (phases, sigmas, comments) are ignored;
 //! * a line with fewer than four columns, a non-numeric token among the first four, a
-//!   non-integer index (`1.0` is accepted, `1.5` is not), an index beyond ±100000 or a
-//!   non-finite F is an [`Error::Parse`] naming the 1-based line;
+//!   non-integer index (`1.0` is accepted, `1.5` is not), an index beyond ±100000, a
+//!   non-finite F or an F whose square (the intensity) overflows (|F| above about 1.3e154) is
+//!   an [`Error::Parse`] naming the 1-based line;
 //! * a file without reflections is an [`Error::Format`].
 //!
 //! The reflections fill a dense grid spanning the observed index ranges with one extra zero
@@ -36,7 +37,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::{Staged, stage};
 use crate::io::text::{numbered_lines, parse_number, show};
 
 /// Largest |h|, |k| or |l| accepted.
@@ -221,13 +222,19 @@ fn parse_line(line: &str) -> std::result::Result<(i32, i32, i32, f64), String> {
     if !f.is_finite() {
         return Err(format!("F = {} is not a finite number", show(tokens[3])));
     }
+    if !(f * f).is_finite() {
+        return Err(format!(
+            "F = {} is too large: its square, the intensity, overflows",
+            show(tokens[3])
+        ));
+    }
     Ok((h, k, l, f))
 }
 
 /// Reads an HKL text file into a grid; `default_f` fills the unlisted cells of the core when
 /// it is non-zero. See the module documentation for the accepted syntax.
 pub fn read_hkl(path: &Path, default_f: f64) -> Result<HklGrid> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_input(path)?;
     let mut entries = Vec::new();
     let mut b = [i32::MAX, i32::MIN, i32::MAX, i32::MIN, i32::MAX, i32::MIN];
     for (line_no, line) in numbered_lines(&bytes) {
@@ -271,7 +278,7 @@ const MAX_FDUMP_HEADER: usize = 256;
 /// six integers with `min <= max` per axis within ±100000, too large a grid, or a data block
 /// shorter or longer than the header implies.
 pub fn read_fdump(path: &Path) -> Result<HklGrid> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_input(path)?;
     let bad = |reason: String| Error::Format {
         path: path.to_path_buf(),
         reason,
@@ -335,6 +342,11 @@ pub fn read_fdump(path: &Path) -> Result<HklGrid> {
 /// Fails with an [`Error::Io`] of kind `InvalidInput` (nothing written) when the bounds are
 /// not ordered or `data` does not have the padded size the bounds imply.
 pub fn write_fdump(path: &Path, grid: &HklGrid) -> Result<()> {
+    stage_fdump(path, grid)?.commit()
+}
+
+/// Like [`write_fdump`], but leaves the file staged (see [`stage`]) for the caller to commit.
+pub fn stage_fdump(path: &Path, grid: &HklGrid) -> Result<Staged> {
     let b = grid.bounds();
     if padded_cells(b) != Some(grid.data.len() as u64) {
         return Err(Error::io(
@@ -359,7 +371,7 @@ pub fn write_fdump(path: &Path, grid: &HklGrid) -> Result<()> {
         "{} {} {} {} {} {}\n\x0c",
         b[0], b[1], b[2], b[3], b[4], b[5]
     );
-    write_atomic(path, |w| {
+    stage(path, |w| {
         w.write_all(header.as_bytes())?;
         let mut buf = Vec::with_capacity(8 * 8192);
         for chunk in grid.data.chunks(8192) {
@@ -490,6 +502,7 @@ mod tests {
             ("0 0 0 1\n1 1 1 1,5\n", 2, "F is not a number"),
             ("0 0 0 1\n\u{0}\u{1}\u{ff} 0 0 1\n", 2, "h is not a number"),
             ("0 inf 0 1\n", 1, "k = \"inf\" is not a whole number"),
+            ("0 0 0 1\n1 0 0 -1e300\n", 2, "too large"),
         ];
         for (i, (text, line, needle)) in cases.iter().enumerate() {
             let p = write(&dir, &format!("{i}.hkl"), text);

@@ -20,7 +20,7 @@ use crate::io::text::{is_c_space, numbered_lines, show, strtod_prefix};
 /// Reads the first nine numbers of a MOSFLM matrix file as three rows in file order:
 /// row `i` holds numbers `3i..3i+3`, i.e. `[[a*x, b*x, c*x], [a*y, b*y, c*y], [a*z, b*z, c*z]]`.
 pub fn read_mosflm_matrix(path: &Path) -> Result<[[f64; 3]; 3]> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_input(path)?;
     let mut values = Vec::with_capacity(9);
     'lines: for (line_no, line) in numbered_lines(&bytes) {
         let s = line.as_bytes();

@@ -11,15 +11,17 @@
 //! | [`png`] | 8-bit greyscale PNG preview | write |
 //! | [`atomic`] | write-to-temporary-then-rename used by every writer | write |
 //!
-//! Every writer goes through [`write_atomic`], so an interrupted run never leaves a
-//! half-written file behind and a failed write keeps the previous file. Every reader reads
-//! the whole file and validates it without panicking on any input: a bad line gives
-//! [`Error::Parse`](crate::error::Error::Parse) with its 1-based number, a bad file as a whole
-//! [`Error::Format`](crate::error::Error::Format), an operating-system failure
-//! [`Error::Io`](crate::error::Error::Io); all of them name the file. Binary data are
-//! little-endian regardless of the host. Where this crate deliberately differs from
-//! nanoBragg.c (comments in HKL and source files, SMV byte swapping and header overflow), the
-//! module documentation says so.
+//! Every writer goes through [`stage`], so an interrupted run never leaves a half-written file
+//! behind and a failed write keeps the previous file. The writers the command line uses also
+//! have a `stage_*` form that returns the [`Staged`] file uncommitted, so that a run commits
+//! its outputs only once all of them were written. Every reader reads the whole file and
+//! validates it without panicking on any input: a bad line gives [`Error::Parse`] with its
+//! 1-based number, a bad file as a whole [`Error::Format`], an operating-system failure
+//! [`Error::Io`]; all of them name the file. Inputs are regular files or pipes
+//! (`-hkl <(zcat x.hkl.gz)`); a device or socket is refused rather than read until memory runs
+//! out (`-hkl /dev/zero`). Binary data are little-endian regardless of the host. Where this
+//! crate deliberately differs from nanoBragg.c (comments in HKL and source files,
+//! SMV byte swapping and header overflow), the module documentation says so.
 
 pub mod atomic;
 pub mod floatfile;
@@ -31,7 +33,12 @@ pub mod smv;
 pub mod sourcefile;
 mod text;
 
-pub use atomic::write_atomic;
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub use atomic::{Staged, stage, write_atomic};
 pub use floatfile::{read_float_image, write_float_image};
 pub use hkl::{HklGrid, read_fdump, read_hkl, write_fdump};
 pub use matrix::read_mosflm_matrix;
@@ -39,6 +46,47 @@ pub use pgm::write_pgm;
 pub use png::write_png_gray8;
 pub use smv::{SmvHeader, SmvImage, read_smv, write_smv};
 pub use sourcefile::{SourceLine, read_source_file};
+
+/// Reads a whole input file (see the module documentation for what is refused).
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let os_error = |e| Error::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(os_error)?;
+    let meta = file.metadata().map_err(os_error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        let what = if kind.is_char_device() {
+            Some("a character device")
+        } else if kind.is_block_device() {
+            Some("a block device")
+        } else if kind.is_socket() {
+            Some("a socket")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                reason: format!("is {what}, not a file"),
+            });
+        }
+    }
+    let mut bytes = Vec::new();
+    // The size is a hint (0 for pipes); a failed reservation only means reading in steps.
+    let _ = bytes.try_reserve_exact(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(os_error)?;
+    Ok(bytes)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #[test]
+    fn devices_are_refused() {
+        let err = super::read_input(super::Path::new("/dev/null")).unwrap_err();
+        assert!(err.to_string().contains("is a character device"), "{err}");
+    }
+}
 
 /// A fresh, empty scratch directory for one test, unique per process and call.
 #[cfg(test)]

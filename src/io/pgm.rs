@@ -16,7 +16,7 @@ use std::path::Path;
 
 use crate::cfmt::g;
 use crate::error::{Error, Result};
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::{Staged, stage};
 
 /// The PGM header nanoBragg writes, comment line and maximum value included.
 pub fn pgm_header(width: usize, height: usize, pgm_scale: f64) -> String {
@@ -58,8 +58,20 @@ pub fn write_pgm_with(
     width: usize,
     height: usize,
     pgm_scale: f64,
-    mut fill: impl FnMut(usize, &mut [u8]),
+    fill: impl FnMut(usize, &mut [u8]),
 ) -> Result<()> {
+    stage_pgm_with(path, width, height, pgm_scale, fill)?.commit()
+}
+
+/// Like [`write_pgm_with`], but leaves the file staged (see [`stage`]) for the caller to
+/// commit.
+pub fn stage_pgm_with(
+    path: &Path,
+    width: usize,
+    height: usize,
+    pgm_scale: f64,
+    mut fill: impl FnMut(usize, &mut [u8]),
+) -> Result<Staged> {
     let Some(total) = width.checked_mul(height) else {
         return Err(Error::io(
             path,
@@ -71,7 +83,7 @@ pub fn write_pgm_with(
     };
     const BLOCK: usize = 1 << 17;
     let header = pgm_header(width, height, pgm_scale);
-    write_atomic(path, |w| {
+    stage(path, |w| {
         w.write_all(header.as_bytes())?;
         let mut buf = vec![0u8; BLOCK.min(total)];
         let mut start = 0;

@@ -19,7 +19,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::{Staged, stage};
 
 /// The PNG file signature.
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
@@ -153,6 +153,12 @@ fn zlib_stored(width: usize, bytes: &[u8]) -> Vec<u8> {
 /// Fails with an [`Error::Io`] of kind `InvalidInput`, writing nothing, when a dimension is 0
 /// or above 2³¹−1 or when `bytes` does not hold `width·height` values.
 pub fn write_png_gray8(path: &Path, width: usize, height: usize, bytes: &[u8]) -> Result<()> {
+    stage_png_gray8(path, width, height, bytes)?.commit()
+}
+
+/// Like [`write_png_gray8`], but leaves the file staged (see [`stage`]) for the caller to
+/// commit.
+pub fn stage_png_gray8(path: &Path, width: usize, height: usize, bytes: &[u8]) -> Result<Staged> {
     let invalid = |msg: String| Error::io(path, io::Error::new(io::ErrorKind::InvalidInput, msg));
     if width == 0 || height == 0 || width > MAX_DIM || height > MAX_DIM {
         return Err(invalid(format!(
@@ -171,7 +177,7 @@ pub fn write_png_gray8(path: &Path, width: usize, height: usize, bytes: &[u8]) -
     ihdr[8] = 8; // bit depth
     // ihdr[9..13]: colour type 0 (grey), compression 0, filter 0, interlace 0.
     let zlib = zlib_stored(width, bytes);
-    write_atomic(path, |w| {
+    stage(path, |w| {
         w.write_all(&SIGNATURE)?;
         write_chunk(w, b"IHDR", &ihdr)?;
         for part in zlib.chunks(MAX_IDAT) {

@@ -47,7 +47,7 @@ use std::path::Path;
 
 use crate::cfmt::g;
 use crate::error::{Error, Result};
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::{Staged, stage};
 use crate::io::text::atof;
 
 /// The header block size nanoBragg always writes.
@@ -157,7 +157,7 @@ impl SmvHeader {
 }
 
 /// Writes an SMV image exactly as nanoBragg's `-intfile`/`-noisefile` (little-endian data),
-/// atomically (see [`write_atomic`]).
+/// atomically (see [`write_atomic`](crate::io::write_atomic)).
 ///
 /// `data` must hold `size1·size2` pixels, fast index varying fastest; otherwise an
 /// [`Error::Io`] of kind `InvalidInput` is returned and nothing is written.
@@ -174,8 +174,19 @@ pub fn write_smv_with(
     path: &Path,
     header: &SmvHeader,
     pixels: usize,
-    mut fill: impl FnMut(usize, &mut [u16]),
+    fill: impl FnMut(usize, &mut [u16]),
 ) -> Result<()> {
+    stage_smv_with(path, header, pixels, fill)?.commit()
+}
+
+/// Like [`write_smv_with`], but leaves the file staged (see [`stage`]) for the caller to
+/// commit.
+pub fn stage_smv_with(
+    path: &Path,
+    header: &SmvHeader,
+    pixels: usize,
+    mut fill: impl FnMut(usize, &mut [u16]),
+) -> Result<Staged> {
     let expected = header.size1.checked_mul(header.size2);
     if expected != Some(pixels) {
         return Err(Error::io(
@@ -191,7 +202,7 @@ pub fn write_smv_with(
     }
     const BLOCK: usize = 1 << 16;
     let block = header.to_bytes();
-    write_atomic(path, |w: &mut dyn Write| {
+    stage(path, |w: &mut dyn Write| {
         w.write_all(&block)?;
         let mut values = vec![0u16; BLOCK.min(pixels)];
         let mut bytes = Vec::with_capacity(2 * values.len());
@@ -291,7 +302,7 @@ fn as_count(v: f64, max: usize) -> Option<usize> {
 ///
 /// A header without `BYTE_ORDER` is taken as little-endian; bytes after the data are ignored.
 pub fn read_smv(path: &Path) -> Result<SmvImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_input(path)?;
     let bad = |reason: String| Error::Format {
         path: path.to_path_buf(),
         reason,
@@ -356,21 +367,36 @@ pub fn read_smv(path: &Path) -> Result<SmvImage> {
 
     let max_side = i32::MAX as usize;
     let size = |key: &str| header_value(&header, key);
-    let (raw1, raw2) = match size("SIZE1") {
-        Some(s1) if s1 != 0.0 => (s1, size("SIZE2").unwrap_or(f64::NAN)),
-        _ => {
-            let d = size("DETECTOR_DIMENSIONS").unwrap_or(f64::NAN);
-            (d, d)
+    let shown = |v: Option<f64>| v.map_or_else(|| "missing".to_string(), g);
+    // The values used and, for the error message, where they come from.
+    let (raw1, raw2, source) = match size("SIZE1") {
+        Some(s1) if s1 != 0.0 => {
+            let s2 = size("SIZE2");
+            (s1, s2, format!("SIZE1={} SIZE2={}", g(s1), shown(s2)))
+        }
+        found => {
+            let d = size("DETECTOR_DIMENSIONS");
+            let size1 = if found.is_some() {
+                "0 or not a number"
+            } else {
+                "missing"
+            };
+            (
+                d.unwrap_or(f64::NAN),
+                d,
+                format!(
+                    "SIZE1 is {size1} and DETECTOR_DIMENSIONS (used instead) is {}",
+                    shown(d)
+                ),
+            )
         }
     };
+    let raw2 = raw2.unwrap_or(f64::NAN);
     let (size1, size2) = match (as_count(raw1, max_side), as_count(raw2, max_side)) {
         (Some(a), Some(b)) if a > 0 && b > 0 => (a, b),
         _ => {
             return Err(bad(format!(
-                "image size SIZE1={} SIZE2={} is missing or not a positive whole number \
-                 (DETECTOR_DIMENSIONS is used when SIZE1 is absent)",
-                g(raw1),
-                g(raw2)
+                "image size: {source}; the sizes must be positive whole numbers of pixels"
             )));
         }
     };

@@ -42,7 +42,7 @@ fn is_delimiter(c: char) -> bool {
 
 /// Reads a `-sourcefile` list; see the module documentation for the syntax.
 pub fn read_source_file(path: &Path) -> Result<Vec<SourceLine>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_input(path)?;
     let mut sources = Vec::new();
     for (line_no, line) in numbered_lines(&bytes) {
         let line = line.trim_start_matches(is_delimiter);
