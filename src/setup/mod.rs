@@ -139,6 +139,46 @@ fn limit(field: &'static str, n: f64, max: f64) -> Result<()> {
     }
 }
 
+/// Refuse parameters whose brightest possible pixel overflows the `f32` float image (which
+/// would turn it into `inf`, the 16-bit image into 0 and the noise image into overloads).
+/// Bound: `(r_e²·Φ·F_max²·(NaNbNc)² + water)·ω_max·(1 + |K|)`, with `ω_max` the solid angle of a
+/// pixel at the closest distance; no simulation of a real crystal comes near it.
+fn brightest_pixel_fits(
+    p: &Params,
+    crystal: &crystal::CrystalSetup,
+    det: &detector::DetectorGeometry,
+    scale: f64,
+    water: f64,
+) -> Result<()> {
+    let grid_max = p
+        .structure_factors
+        .grid
+        .as_ref()
+        .map_or(0.0, |g| g.data.iter().fold(0.0f64, |m, f| m.max(f.abs())));
+    let f_max = grid_max.max(p.structure_factors.default_f.abs());
+    let nnn: f64 = crystal.cells.iter().product();
+    let close = det.close_distance;
+    let omega_max = if p.detector.point_pixel {
+        1.0 / (close * close)
+    } else {
+        det.pixel_size * det.pixel_size / (close * close)
+    };
+    let peak =
+        (scale * f_max * f_max * nnn * nnn + water) * omega_max * (1.0 + p.beam.kahn_factor.abs());
+    if peak.is_finite() && peak <= f64::from(f32::MAX) {
+        return Ok(());
+    }
+    Err(Error::InvalidParams {
+        field: "-fluence, -default_F",
+        reason: format!(
+            "the brightest pixel could reach {} photons, more than a float image holds \
+             ({:e}); lower -fluence (or -flux, -exposure), -default_F or the HKL's F, or -N",
+            crate::cfmt::g(peak),
+            f32::MAX
+        ),
+    })
+}
+
 /// The completed horizontal and vertical divergence grids and the dispersion grid.
 fn beam_grids(p: &Params) -> ([sampling::Grid; 2], sampling::Grid) {
     let div = |i: usize| {
@@ -438,6 +478,7 @@ impl Setup {
         const WATER_MW: f64 = 18.0;
         let w = p.water_size;
         let water = WATER_F * WATER_F * scale * w * w * w * 1e6 * AVOGADRO / WATER_MW;
+        brightest_pixel_fits(p, &crystal, &det, scale, water)?;
 
         let (nf, ns) = (det.fpixels, det.spixels);
         let roi = match p.sampling.roi {
