@@ -1018,7 +1018,8 @@ mod tests {
             let x = 0.5 * i as f64 / 10000.0;
             let exact = (std::f64::consts::PI * x).cos();
             assert!((cospi_scalar(x) - exact).abs() < 1e-14, "{x}");
-            assert_eq!(cospi(F::splat(x)).to_array()[0], cospi_scalar(x));
+            // Without FMA (the x86-64 baseline) `wide` rounds the product and the sum apart.
+            assert!((cospi(F::splat(x)).to_array()[0] - exact).abs() < 1e-14, "{x}");
         }
         assert_eq!(cospi_scalar(0.0), 1.0);
     }
