@@ -253,7 +253,10 @@ fn pixel(
                 // always with -oversample_thick (which, in C, zeroes a sensor of no thickness).
                 let thick = layers.thickness > 0.0 || compat;
                 if thick && (cap == 0.0 || setup.oversample_thick) {
-                    let parallax = vec3::dot(d, det.odet);
+                    // A ray reaching the sensor from behind (a curved detector far off axis)
+                    // crosses the layers along the same lengths; a grazing one (parallax 0)
+                    // stops in the first layer.
+                    let parallax = vec3::dot(d, det.odet).abs().max(f64::MIN_POSITIVE);
                     let mu = layers.step * layers.mu / parallax;
                     cap = (-(t as f64) * mu).exp() - (-((t + 1) as f64) * mu).exp();
                 }

@@ -682,7 +682,11 @@ impl Block {
                         }
                         self.omega_sum_v[c] += self.omega[c];
                         if new_cap {
-                            let parallax = d.dot_scalar(det.odet);
+                            // As in the scalar engine: |d·ô|, at least the smallest normal.
+                            let parallax = d
+                                .dot_scalar(det.odet)
+                                .abs()
+                                .max(F::splat(f64::MIN_POSITIVE));
                             let mu = F::splat(layers.step * layers.mu) / parallax;
                             self.cap[c] = (-(F::splat(t as f64) * mu)).exp()
                                 - (-(F::splat((t + 1) as f64) * mu)).exp();

@@ -306,17 +306,23 @@ pub fn read_fdump(path: &Path) -> Result<HklGrid> {
             show(&header_text)
         ))
     })?;
-    if b.iter().any(|x| x.abs() > MAX_INDEX) || padded_cells(b).is_none() {
+    let cells = padded_cells(b).filter(|_| b.iter().all(|x| x.unsigned_abs() <= MAX_INDEX as u32));
+    let Some(cells) = cells else {
         return Err(bad(format!(
             "header bounds h {}..{}, k {}..{}, l {}..{} are not ordered ranges within ±{MAX_INDEX}",
             b[0], b[1], b[2], b[3], b[4], b[5]
         )));
+    };
+    if cells > MAX_CELLS {
+        // `filled` words the error.
+        HklGrid::filled(path, b, 0.0)?;
     }
-    let mut grid = HklGrid::filled(path, b, 0.0)?;
+    // The length is checked before the grid is allocated, so a short file claiming a huge grid
+    // costs nothing.
     let data = &bytes[ff + 1..];
-    let expected = grid.data.len() * 8;
-    if data.len() != expected {
-        let what = if data.len() < expected {
+    let expected = cells.saturating_mul(8);
+    if data.len() as u64 != expected {
+        let what = if (data.len() as u64) < expected {
             "truncated"
         } else {
             "too long"
@@ -327,6 +333,7 @@ pub fn read_fdump(path: &Path) -> Result<HklGrid> {
             data.len()
         )));
     }
+    let mut grid = HklGrid::filled(path, b, 0.0)?;
     for (v, c) in grid.data.iter_mut().zip(data.chunks_exact(8)) {
         let mut raw = [0u8; 8];
         raw.copy_from_slice(c);

@@ -179,6 +179,40 @@ fn brightest_pixel_fits(
     })
 }
 
+/// Refuse geometries where the pixel loop has no meaning: a detector plane through the sample
+/// (every pixel's solid angle and direction degenerate), or a polarization vector along an
+/// incident beam with a Kahn factor (the polarization plane is undefined).
+fn degenerate_geometry(
+    p: &Params,
+    det: &detector::DetectorGeometry,
+    sources: &[Source],
+) -> Result<()> {
+    if det.close_distance.abs() < 1e-6 * det.pixel_size {
+        return Err(Error::InvalidParams {
+            field: "-distance",
+            reason: format!(
+                "the detector plane passes through the sample (its distance from the sample is \
+                 {} m); check -distance, -pix0_vector, -odet_vector and the beam centre",
+                g(det.close_distance)
+            ),
+        });
+    }
+    let polarized = p.beam.kahn_factor != 0.0 && !p.beam.nopolar;
+    if polarized
+        && sources
+            .iter()
+            .any(|s| vec3::norm(vec3::cross(det.polar, s.incident)) < 1e-6)
+    {
+        return Err(Error::InvalidParams {
+            field: "-polar_vector",
+            reason: "the polarization vector is parallel to an incident beam, so the Kahn \
+                     factor has no plane to act in; give another -polar_vector, or -polar 0"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// The completed horizontal and vertical divergence grids and the dispersion grid.
 fn beam_grids(p: &Params) -> ([sampling::Grid; 2], sampling::Grid) {
     let div = |i: usize| {
@@ -249,6 +283,14 @@ fn source_list(
                 raw.push((pos, l));
             }
         }
+    }
+    if raw.is_empty() {
+        return Err(Error::InvalidParams {
+            field: "-hdivrange, -vdivrange",
+            reason: "the elliptical trim of the divergence grid leaves no source: use more \
+                     -hdivsteps/-vdivsteps, smaller steps, or -square_div"
+                .into(),
+        });
     }
     log.push(format!("  created a total of {} sources:", raw.len()));
     let weight = 1.0 / raw.len().max(1) as f64;
@@ -431,6 +473,7 @@ impl Setup {
 
         let grids = beam_grids(p);
         let sources = source_list(p, &det, &grids, &mut log)?;
+        degenerate_geometry(p, &det, &sources)?;
 
         let mut rng = NrRng::new();
         let mut seed = -p.rotation.mosaic_seed;
