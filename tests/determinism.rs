@@ -31,7 +31,7 @@
 //! `cargo test --test determinism -- --nocapture` prints the time per case.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use nanobragg::cli::{self, Job, ParseOutcome};
@@ -39,7 +39,9 @@ use nanobragg::engine::{self, Backend};
 use nanobragg::image;
 use nanobragg::noise;
 use nanobragg::setup::Setup;
-use serde_json::Value;
+
+mod common;
+use common::golden_dir;
 
 /// Thread counts compared; the first is the reference.
 const THREADS: [usize; 3] = [1, 2, 7];
@@ -224,33 +226,9 @@ fn job(golden: &Path, run: &Run, dir: &Path) -> Job {
     cli::to_job(&args).unwrap_or_else(|e| panic!("{}: {e}", run.name))
 }
 
-/// The golden directory, made absolute; panics (fails the test) if it does not exist.
-fn golden_dir() -> PathBuf {
-    let dir = match std::env::var_os("NANOBRAGG_GOLDEN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"),
-    };
-    let cases = dir.join("cases.json");
-    assert!(
-        cases.is_file(),
-        "golden data not found: looked for {} (set NANOBRAGG_GOLDEN_DIR to the golden directory)",
-        cases.display()
-    );
-    fs::canonicalize(&dir)
-        .unwrap_or_else(|e| panic!("cannot resolve golden dir {}: {e}", dir.display()))
-}
-
 /// Every row in its own mode, then the added `-compat` runs.
 fn load_runs(golden: &Path) -> Vec<Run> {
-    let path = golden.join("cases.json");
-    let text =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let json: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()));
-    let rows = json["cases"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}: no \"cases\" array", path.display()));
-    assert!(!rows.is_empty(), "{}: no cases", path.display());
+    let rows = common::case_rows(golden);
     let mut runs = Vec::new();
     let mut compat_runs = Vec::new();
     for row in rows {

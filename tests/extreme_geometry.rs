@@ -36,6 +36,7 @@ use std::f64::consts::{FRAC_PI_2, PI};
 use nanobragg::engine::{self, Backend, Rendered};
 use nanobragg::params::{Convention, DEFAULT_FLUENCE, Lattice, Misset, Params, R_E_SQR};
 use nanobragg::setup::Setup;
+use nanobragg::vec3::{add, cross, dot, norm, scale};
 
 type V3 = [f64; 3];
 
@@ -272,30 +273,6 @@ fn check_case(name: &str, p: &Params, knob: Knob) -> Pair {
 
 // ---------------------------------------------------------------------------------------------
 // The analytic expectation
-
-fn dot(a: V3, b: V3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn cross(a: V3, b: V3) -> V3 {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn scale(a: V3, s: f64) -> V3 {
-    a.map(|x| x * s)
-}
-
-fn add(a: V3, b: V3) -> V3 {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-
-fn norm(a: V3) -> f64 {
-    dot(a, a).sqrt()
-}
 
 fn unit(a: V3) -> V3 {
     scale(a, 1.0 / norm(a))

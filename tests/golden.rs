@@ -16,6 +16,9 @@ use std::thread;
 
 use serde_json::Value;
 
+mod common;
+use common::golden_dir;
+
 /// Cases allowed to fail, with the reason.
 const EXPECTED_TO_FAIL: &[(&str, &str)] = &[
     (
@@ -156,34 +159,8 @@ fn golden_cases() {
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-/// The golden directory, made absolute; panics (fails the test) if it does not exist.
-fn golden_dir() -> PathBuf {
-    let dir = match std::env::var_os("NANOBRAGG_GOLDEN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"),
-    };
-    let cases = dir.join("cases.json");
-    assert!(
-        cases.is_file(),
-        "golden data not found: looked for {} (set NANOBRAGG_GOLDEN_DIR to the golden directory)",
-        cases.display()
-    );
-    fs::canonicalize(&dir)
-        .unwrap_or_else(|e| panic!("cannot resolve golden dir {}: {e}", dir.display()))
-}
-
 fn load_cases(golden: &Path) -> Vec<Case> {
-    let path = golden.join("cases.json");
-    let text =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let json: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()));
-    let list = json["cases"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}: no \"cases\" array", path.display()));
-    let cases: Vec<Case> = list.iter().map(parse_case).collect();
-    assert!(!cases.is_empty(), "{}: no cases", path.display());
-    cases
+    common::case_rows(golden).iter().map(parse_case).collect()
 }
 
 fn parse_case(v: &Value) -> Case {
