@@ -1,11 +1,13 @@
-//! The SIMD engine: `LANES` consecutive pixels of a detector row in one `wide` vector, and the
-//! loop over crystal orientations moved outside the loop over pixels.
+//! The SIMD engine: `LANES` consecutive pixels of a detector row in one `wide` vector, the
+//! per-pixel geometry computed once per block of pixels and reused by every source and
+//! crystal orientation.
 //!
 //! # How it maps onto nanoBragg.c's loop
 //!
 //! C walks one pixel at a time and runs the whole loop nest inside it. Here lane `i` of vector
-//! `c` holds pixel `f0 + 8c + i` of a block of up to [`BLOCK`] pixels of row `s`, and the loop
-//! nest is reordered so that the innermost loop runs over the pixels of the block:
+//! `c` holds pixel `f0 + 8c + i` of a block of up to [`BLOCK`] pixels of row `s`; each stage of
+//! the loop nest runs over every vector of the block before the next stage starts, and the
+//! orientations, innermost as in C, run with one vector's sum in registers:
 //!
 //! ```text
 //! for each block of the row (BLOCK pixels, L1-resident buffers)
@@ -14,8 +16,8 @@
 //!       P = pix0 + Fdet·f̂ + Sdet·ŝ + Odet·ô;  d = P/|P|;  ω;  capture fraction
 //!     for each source:                                 C: source
 //!       for each vector:  q = d/λ − î/λ;  dmin mask;  polarization (first source)
-//!       for each (φ, domain) orientation:              C: phi_tic, mos_tic
-//!         for each vector:                             (stage B: the hot loop)
+//!       for each vector:                               (stage B: the hot loop)
+//!         for each (φ, domain) orientation:            C: phi_tic, mos_tic
 //!           h = a·q, k = b·q, l = c·q;  F_latt², F_cell²;  accumulate
 //!   for each vector: scale, polarization, ω, capture → pixel values
 //! ```
@@ -33,16 +35,21 @@
 //! * **Integer peel.** For an integer N, `sin(πNh)/sin(πh) = ±sin(πNδ)/sin(πδ)` with
 //!   `δ = h − h0` (h0 the nearest integer, `nearest`: two additions), so |δ| ≤ ½. Only
 //!   F_latt² enters the intensity, so signs are dropped.
-//! * **Chebyshev recurrence (N ≤ [`CHEBYSHEV_MAX_N`]).** `sin(Nθ)/sin θ = U_{N−1}(cos θ)`, the
-//!   Chebyshev polynomial of the second kind, with θ = πδ. [`cospi`] is a near-minimax
-//!   polynomial (absolute error ≤ 8e-15, exactly 1 at 0) evaluated by Estrin's scheme. The
-//!   recurrence `U_{k+1} = 2c·U_k − U_{k−1}` runs only to m = ⌊N/2⌋, then
-//!   `U_{2m−1} = U_{m−1}·(2U_m − 2c·U_{m−1})` (N even) or `U_{2m} = (U_m − U_{m−1})(U_m + U_{m−1})`
-//!   (N odd): about N/2 multiply-adds, no division and no special case at the peak, where
-//!   c = 1 gives exactly N. The three axes' recurrences are interleaved and, when all three
-//!   share N, unrolled at compile time (`recurrence`) so their chains stay in registers. In C,
-//!   per axis: `c = cospi(h-h0); u0 = 1; u1 = 2*c; for (k = 2; k <= m; k++)
-//!   { t = 2*c*u1 - u0; u0 = u1; u1 = t; }  F = (Na & 1) ? (u1-u0)*(u1+u0) : u0*(2*u1 - 2*c*u0);`
+//! * **Chebyshev polynomial (N ≤ [`POLYNOMIAL_MAX_N`]).** `sin(Nθ)/sin θ = U_{N−1}(cos θ)`,
+//!   the Chebyshev polynomial of the second kind, with θ = πδ. It has the parity of N − 1, so
+//!   `U_{N−1}(c) = c^e·P(c²)` (e = 1 for even N) with ⌈N/2⌉ integer coefficients, computed at
+//!   setup (`U₉ = c·(512c⁸ − 1024c⁶ + 672c⁴ − 160c² + 10)`). [`cospi`] is a near-minimax
+//!   polynomial (absolute error ≤ 8e-15, exactly 1 at 0), then Horner's scheme in w = c²:
+//!   about N/2 + 9 multiply-adds per axis, no division and no special case at the peak, where
+//!   c = 1 gives exactly N. In C, per axis:
+//!   `c = cospi(h-h0); w = c*c; p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
+//!   F = (Na % 2 == 0) ? c*p : p;`
+//! * **The hot loop as straight-line code.** In the common case (square crystal, one F for
+//!   every reflection, no per-term factors, no compat) a monomorphised [`plain_sum`] runs the
+//!   orientations of one pixel vector with the coefficient count and parity fixed at compile
+//!   time and the sum in registers, in two passes per batch of orientations (indices, then
+//!   polynomials) so the out-of-order core overlaps independent evaluations; the three axes'
+//!   polynomial chains advance in lockstep.
 //! * **Sine ratio (larger N).** `sin(πNδ) = ±sin(πr)` with `r = Nδ − nearest(Nδ)`; both sines
 //!   have arguments in [−π/2, π/2], so no range reduction is needed: [`sinpi`] is an odd Taylor
 //!   polynomial of degree 15 (relative error ≤ 6e-12 on [−½, ½]). The axes share one
@@ -176,7 +183,9 @@ pub struct Prepared {
     /// Orientation row used at each φ step (Q1 under compat for every pixel but the first).
     phi_rows: Vec<usize>,
     /// The lattice-factor method of each axis.
-    lattice: LatticePlan,
+    lattice: Lattice,
+    /// The hot loop of the common case, when the render is one (see [`plain_sum`]).
+    plain: Option<PlainSum>,
     /// The grid as interpolation addresses it, when interpolating.
     tricubic: Option<Tricubic>,
 }
@@ -217,46 +226,20 @@ impl Prepared {
                 }
             })
             .collect();
+        let lattice = Lattice::new(setup.crystal.cells);
+        let plain = (!setup.compat
+            && setup.shape == Shape::Square
+            && !setup.oversample_thick
+            && !setup.oversample_polar
+            && !setup.oversample_omega
+            && setup.grid.as_ref().is_none_or(|g| g.count == 0))
+        .then(|| lattice.plain_kernel());
         Prepared {
             sources,
             phi_rows,
-            lattice: LatticePlan::new(setup.crystal.cells),
+            lattice,
+            plain,
             tricubic: Tricubic::new(setup),
-        }
-    }
-}
-
-/// How the square-crystal lattice factor is computed on each axis, from its cell count N.
-struct LatticePlan {
-    /// The axis enters the lattice factor (N > 1).
-    axes: [bool; 3],
-    /// ⌊N/2⌋ where the Chebyshev recurrence gives the axis's factor, else 0.
-    half: [usize; 3],
-    /// N is odd.
-    odd: [bool; 3],
-    /// The largest of `half`.
-    half_max: usize,
-    /// Some axis uses the recurrence.
-    recurrence: bool,
-    /// Every axis uses the recurrence with the same N.
-    uniform: bool,
-    /// Some axis uses the sine ratio.
-    ratio: bool,
-}
-
-impl LatticePlan {
-    fn new(n: [f64; 3]) -> Self {
-        let axes = n.map(|n| n > 1.0);
-        let recurrence = [0, 1, 2].map(|i| axes[i] && n[i] <= CHEBYSHEV_MAX_N);
-        let half = [0, 1, 2].map(|i| if recurrence[i] { n[i] as usize / 2 } else { 0 });
-        LatticePlan {
-            axes,
-            half,
-            odd: n.map(|n| n % 2.0 == 1.0),
-            half_max: half.into_iter().max().unwrap_or(0),
-            recurrence: recurrence.contains(&true),
-            uniform: recurrence.iter().all(|&r| r) && n[0] == n[1] && n[1] == n[2],
-            ratio: (0..3).any(|i| axes[i] && !recurrence[i]),
         }
     }
 }
@@ -270,112 +253,187 @@ fn lanes_from(mut f: impl FnMut(usize) -> f64) -> F {
     F::from(a)
 }
 
-/// Largest N for which an axis's lattice factor is the Chebyshev recurrence (N − 2 multiply-adds
+/// Largest N for which an axis's lattice factor is a polynomial in cos πδ (⌈N/2⌉ multiply-adds
 /// after one cosine); above it the two sines and a shared division are cheaper.
-pub const CHEBYSHEV_MAX_N: f64 = 16.0;
+pub const POLYNOMIAL_MAX_N: f64 = 16.0;
+
+/// Coefficients of the longest polynomial, ⌈16/2⌉.
+const KMAX: usize = 8;
+
+/// Parity of the polynomial axes, a const parameter of [`plain_sum`]: every N odd, every N
+/// even, or a mixture (then a select per axis).
+const ODD: u8 = 0;
+const EVEN: u8 = 1;
+const MIXED: u8 = 2;
+
+/// How the square-crystal lattice factor is computed on each axis, from its cell count N.
+///
+/// For N ≤ [`POLYNOMIAL_MAX_N`], `sin(πNδ)/sin(πδ) = U_{N−1}(c)`, the Chebyshev polynomial of
+/// the second kind in c = cos πδ, which has the parity of N − 1: `U_{N−1}(c) = c^e·P(c²)` with
+/// e = 1 for even N and e = 0 for odd N. `P` has ⌈N/2⌉ integer coefficients (U₉ = c·(512c⁸ −
+/// 1024c⁶ + 672c⁴ − 160c² + 10)); Horner's scheme in w = c² evaluates it. N ≤ 1 is P = 1.
+struct Lattice {
+    /// Per axis, the coefficients of P, highest degree first, padded with leading zeros to
+    /// `KMAX` (a zero leading coefficient leaves Horner's result exactly unchanged).
+    coef: [[F; KMAX]; 3],
+    /// Per axis: N is even (`U_{N−1} = c·P(c²)`).
+    even: [bool; 3],
+    /// Per axis: the number of coefficients of P (0 on a sine-ratio axis).
+    len: [usize; 3],
+    /// Per axis: N > [`POLYNOMIAL_MAX_N`], the sine ratio.
+    ratio: [bool; 3],
+    n: [f64; 3],
+}
+
+impl Lattice {
+    fn new(n: [f64; 3]) -> Self {
+        let ratio = n.map(|n| n > POLYNOMIAL_MAX_N);
+        let even = n.map(|n| n > 1.0 && n % 2.0 == 0.0);
+        let mut coef = [[F::ZERO; KMAX]; 3];
+        let mut len = [0; 3];
+        for i in 0..3 {
+            if ratio[i] {
+                continue;
+            }
+            let p = chebyshev_u_coefficients(if n[i] > 1.0 { n[i] as usize } else { 1 });
+            len[i] = p.len();
+            for (slot, &c) in coef[i][KMAX - p.len()..].iter_mut().zip(&p) {
+                *slot = F::splat(c);
+            }
+        }
+        Lattice {
+            coef,
+            even,
+            len,
+            ratio,
+            n,
+        }
+    }
+
+    /// The [`plain_sum`] instance for this lattice: const coefficient count and parity when
+    /// every axis is a polynomial, the general [`square_lattice`] (K = 0) otherwise.
+    fn plain_kernel(&self) -> PlainSum {
+        if self.ratio.contains(&true) {
+            return plain_sum::<0, MIXED>;
+        }
+        let k = self.len.into_iter().max().unwrap_or(1);
+        let parity = if self.even == [true; 3] {
+            EVEN
+        } else if self.even == [false; 3] {
+            ODD
+        } else {
+            MIXED
+        };
+        macro_rules! pick {
+            ($($k:literal)*) => {
+                match (k, parity) {
+                    $(
+                        ($k, ODD) => plain_sum::<$k, ODD>,
+                        ($k, EVEN) => plain_sum::<$k, EVEN>,
+                        ($k, _) => plain_sum::<$k, MIXED>,
+                    )*
+                    _ => plain_sum::<0, MIXED>,
+                }
+            };
+        }
+        pick!(1 2 3 4 5 6 7 8)
+    }
+}
+
+/// The coefficients of P with `U_{N−1}(c) = c^e·P(c²)`, highest degree first: the integer
+/// recurrence `U_{k+1} = 2c·U_k − U_{k−1}` on coefficient arrays (exact in f64 for N ≤ 16,
+/// whose largest coefficient is 2¹⁵), then every other coefficient.
+fn chebyshev_u_coefficients(n: usize) -> Vec<f64> {
+    // Coefficients by ascending power of c.
+    let mut prev = vec![1.0];
+    let mut cur = vec![0.0, 2.0];
+    if n == 1 {
+        return prev;
+    }
+    for _ in 2..n {
+        let mut next = vec![0.0; cur.len() + 1];
+        for (j, &a) in cur.iter().enumerate() {
+            next[j + 1] += 2.0 * a;
+        }
+        for (j, &a) in prev.iter().enumerate() {
+            next[j] -= a;
+        }
+        (prev, cur) = (cur, next);
+    }
+    // U_{N−1} has only powers of the parity of N − 1.
+    cur.iter()
+        .skip((n - 1) % 2)
+        .step_by(2)
+        .rev()
+        .copied()
+        .collect()
+}
+
+/// Horner's scheme: `coef[0]·wᵏ⁻¹ + … + coef[k−1]`.
+#[inline(always)]
+fn horner(coef: &[F], w: F) -> F {
+    let mut p = coef[0];
+    for &c in &coef[1..] {
+        p = p.mul_add(w, c);
+    }
+    p
+}
 
 /// cos(πx) = 1 + x²·h(x²) on |x| ≤ ½: coefficients of h, a degree-6 polynomial in x² fitted
-/// at Chebyshev nodes (near-minimax; absolute error of cos ≤ 8e-15, and exactly 1 at x = 0).
+/// at Chebyshev nodes (near-minimax; absolute error of cos ≤ 8e-15, and exactly 1 at x = 0),
+/// highest degree first.
 const COSPI: [f64; 7] = [
-    -4.934802200544648,
-    4.058712126404739,
-    -1.3352627680800373,
-    0.2353306116770197,
-    -0.025806677017856293,
-    0.001928311247304769,
     -0.00010093924017583586,
+    0.001928311247304769,
+    -0.025806677017856293,
+    0.2353306116770197,
+    -1.3352627680800373,
+    4.058712126404739,
+    -4.934802200544648,
 ];
 
-/// cos(πx) for |x| ≤ ½ (absolute error ≤ 8e-15; exactly 1 at 0).
+/// cos(πx) for |x| ≤ ½ on each of `M` vectors (absolute error ≤ 8e-15; exactly 1 at 0), by
+/// Horner's scheme with the `M` chains in lockstep: in the hot loop the three axes (six AVX2
+/// registers) give each dependent multiply-add enough independent company to hide its
+/// latency, and Horner needs the fewest operations (Estrin's scheme, shorter chains but more
+/// operations, measured slower there).
 #[inline(always)]
-pub fn cospi(x: F) -> F {
-    // Estrin's scheme: five dependent operations instead of Horner's eight.
-    let c = |k: usize| F::splat(COSPI[k]);
-    let u = x * x;
-    let u2 = u * u;
-    let u4 = u2 * u2;
-    let p01 = c(1).mul_add(u, c(0));
-    let p23 = c(3).mul_add(u, c(2));
-    let p45 = c(5).mul_add(u, c(4));
-    let q0 = p23.mul_add(u2, p01);
-    let q1 = c(6).mul_add(u2, p45);
-    q1.mul_add(u4, q0).mul_add(u, F::ONE)
-}
-
-/// `STEPS` steps of `U_{k+1} = 2c·U_k − U_{k−1}` on each axis, from `(U_{k−1}, U_k)`.
-#[inline(always)]
-fn recurrence<const STEPS: usize>(
-    two_c: [F; 3],
-    mut prev: [F; 3],
-    mut cur: [F; 3],
-) -> ([F; 3], [F; 3]) {
-    for _ in 0..STEPS {
-        for i in 0..3 {
-            let next = two_c[i].mul_add(cur[i], -prev[i]);
-            prev[i] = cur[i];
-            cur[i] = next;
+pub fn cospi<const M: usize>(x: [F; M]) -> [F; M] {
+    let u = x.map(|x| x * x);
+    let mut p = [F::splat(COSPI[0]); M];
+    for &k in &COSPI[1..] {
+        for m in 0..M {
+            p[m] = p[m].mul_add(u[m], F::splat(k));
         }
     }
-    (prev, cur)
+    std::array::from_fn(|m| p[m].mul_add(u[m], F::ONE))
 }
 
-/// The square-crystal |F_latt| from the peeled fractional indices δ (|δ| ≤ ½).
+/// One polynomial axis: |U_{N−1}(cos πδ)| up to sign, `c·P(c²)` (N even) or `P(c²)` (N odd).
 #[inline(always)]
-fn square_lattice(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
+fn polynomial_axis(coef: &[F], even: bool, delta: F) -> F {
+    let [c] = cospi([delta]);
+    let p = horner(coef, c * c);
+    if even { c * p } else { p }
+}
+
+/// The square-crystal |F_latt| from the peeled fractional indices δ (|δ| ≤ ½), any mix of
+/// polynomial and sine-ratio axes.
+#[inline(always)]
+fn square_lattice(lattice: &Lattice, d: [F; 3]) -> F {
     let mut f = F::ONE;
-    // U_{N−1} from the recurrence run only to m = ⌊N/2⌋, the three axes' chains interleaved:
-    // U_{2m−1} = U_{m−1}·(U_m − U_{m−2}) = U_{m−1}·(2U_m − 2c·U_{m−1}), U_{2m} = U_m² − U_{m−1}².
-    let half = plan.half;
-    if plan.recurrence {
-        let two_c = [0, 1, 2].map(|i| {
-            if half[i] > 0 {
-                let c = cospi(d[i]);
-                c + c
-            } else {
-                F::ZERO
-            }
-        });
-        let mut prev = [F::ONE; 3];
-        let mut cur = two_c;
-        if plan.uniform {
-            // The common case, every axis with the same N: the loop unrolled at compile time
-            // for each ⌊N/2⌋ up to 8, so the nine chains stay in registers.
-            (prev, cur) = match plan.half_max {
-                1 => (prev, cur),
-                2 => recurrence::<1>(two_c, prev, cur),
-                3 => recurrence::<2>(two_c, prev, cur),
-                4 => recurrence::<3>(two_c, prev, cur),
-                5 => recurrence::<4>(two_c, prev, cur),
-                6 => recurrence::<5>(two_c, prev, cur),
-                7 => recurrence::<6>(two_c, prev, cur),
-                _ => recurrence::<7>(two_c, prev, cur),
-            };
-        } else {
-            for k in 2..=plan.half_max {
-                for i in 0..3 {
-                    if k <= half[i] {
-                        let next = two_c[i].mul_add(cur[i], -prev[i]);
-                        prev[i] = cur[i];
-                        cur[i] = next;
-                    }
-                }
-            }
-        }
-        for i in 0..3 {
-            if half[i] > 0 {
-                f *= if plan.odd[i] {
-                    (cur[i] - prev[i]) * (cur[i] + prev[i])
-                } else {
-                    prev[i] * two_c[i].mul_add(-prev[i], cur[i] + cur[i])
-                };
-            }
+    for (i, &delta) in d.iter().enumerate() {
+        if !lattice.ratio[i] {
+            let coef = &lattice.coef[i][KMAX - lattice.len[i]..];
+            f *= polynomial_axis(coef, lattice.even[i], delta);
         }
     }
-    if plan.ratio {
+    if lattice.ratio.contains(&true) {
+        let n = lattice.n;
         let mut num = F::ONE;
         let mut den = F::ONE;
         for i in 0..3 {
-            if plan.axes[i] && half[i] == 0 {
+            if lattice.ratio[i] {
                 // Without the δ = 0 guard: one lane exactly on a Bragg peak makes the product
                 // of the denominators 0, and only then are the guarded parts recomputed.
                 let nd = d[i] * F::splat(n[i]);
@@ -386,7 +444,7 @@ fn square_lattice(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
         if den.simd_eq(F::ZERO).any() {
             (num, den) = (F::ONE, F::ONE);
             for i in 0..3 {
-                if plan.axes[i] && half[i] == 0 {
+                if lattice.ratio[i] {
                     let (a, b) = sincg_parts(d[i], n[i]);
                     num *= a;
                     den *= b;
@@ -398,13 +456,117 @@ fn square_lattice(plan: &LatticePlan, n: [f64; 3], d: [F; 3]) -> F {
     f
 }
 
+/// The crystal orientations in C's loop order (φ step, then mosaic domain), with the φ-row
+/// sequence of [`Prepared::phi_rows`].
+#[derive(Clone, Copy)]
+struct Orientations<'a> {
+    all: &'a [[Vec3; 3]],
+    phi_rows: &'a [usize],
+    domains: usize,
+}
+
+impl<'a> Orientations<'a> {
+    #[inline(always)]
+    fn iter(self) -> impl Iterator<Item = &'a [Vec3; 3]> {
+        let Orientations {
+            all,
+            phi_rows,
+            domains,
+        } = self;
+        phi_rows
+            .iter()
+            .flat_map(move |&row| &all[row * domains..(row + 1) * domains])
+    }
+}
+
+/// A [`plain_sum`] instance.
+type PlainSum = fn(&Lattice, &[[Vec3; 3]], V3) -> F;
+
+/// |F_latt| when every axis is a polynomial with `K` coefficients and parity `PAR`, from the
+/// peeled fractional indices δ.
+#[inline(always)]
+fn polynomial_lattice<const K: usize, const PAR: u8>(lattice: &Lattice, d: [F; 3]) -> F {
+    let c = cospi(d);
+    let w = c.map(|c| c * c);
+    let coef = |i: usize, j: usize| lattice.coef[i][KMAX - K + j];
+    let mut p = [coef(0, 0), coef(1, 0), coef(2, 0)];
+    for j in 1..K {
+        for i in 0..3 {
+            p[i] = p[i].mul_add(w[i], coef(i, j));
+        }
+    }
+    let axis = |i: usize| {
+        let even = match PAR {
+            EVEN => true,
+            ODD => false,
+            _ => lattice.even[i],
+        };
+        if even { c[i] * p[i] } else { p[i] }
+    };
+    axis(0) * axis(1) * axis(2)
+}
+
+/// The hot loop of the common case (square crystal, one F for every reflection, no per-term
+/// factors, no compat, so the orientations run in their stored order): Σ F_latt² over every
+/// crystal orientation for one vector of pixels with scattering vectors q. `K` is the
+/// coefficient count of the polynomial axes (0: the general [`square_lattice`]) and `PAR`
+/// their parity, both fixed at compile time so the loop body is straight-line code with the
+/// coefficients as memory operands.
+/// In C, per orientation:
+///
+/// ```c
+/// h = dot(a, q); k = dot(b, q); l = dot(c, q);        /* nanoBragg.c: h = dot_product(a,scattering) … */
+/// for each axis x in (h, k, l):
+///     d = x - rint(x);  c = cospi(d);  w = c*c;
+///     p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
+///     F_x = (N even) ? c*p : p;                        /* = ±sin(πNx)/sin(πx) */
+/// sum += (F_h*F_k*F_l)*(F_h*F_k*F_l);
+/// ```
+fn plain_sum<const K: usize, const PAR: u8>(
+    lattice: &Lattice,
+    orientations: &[[Vec3; 3]],
+    q: V3,
+) -> F {
+    let peeled = |cell: &[Vec3; 3]| {
+        cell.map(|v| {
+            let h = q.dot_scalar(v);
+            h - nearest(h)
+        })
+    };
+    let mut sum = F::ZERO;
+    if K == 0 {
+        for cell in orientations {
+            let f = square_lattice(lattice, peeled(cell));
+            sum = f.mul_add(f, sum);
+        }
+        return sum;
+    }
+    // Two passes per batch of orientations: the indices first, then the polynomials. Each
+    // pass's iterations are short independent chains, so the out-of-order core overlaps them;
+    // in one pass it would wait on the whole chain of one evaluation before starting the next.
+    let mut d = [[F::ZERO; 3]; BATCH];
+    for batch in orientations.chunks(BATCH) {
+        for (d, cell) in d.iter_mut().zip(batch) {
+            *d = peeled(cell);
+        }
+        for d in &d[..batch.len()] {
+            let f = polynomial_lattice::<K, PAR>(lattice, *d);
+            sum = f.mul_add(f, sum);
+        }
+    }
+    sum
+}
+
+/// Orientations per batch of [`plain_sum`]'s two passes.
+const BATCH: usize = 16;
+
 /// F_latt for the crystal shape, per lane (up to its sign, which the intensity does not see).
 #[inline(always)]
 fn lattice_factor(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> F {
     let n = setup.crystal.cells;
     let d = [hkl[0] - hkl0[0], hkl[1] - hkl0[1], hkl[2] - hkl0[2]];
     match setup.shape {
-        Shape::Square => square_lattice(&prep.lattice, n, d),
+        Shape::Square => square_lattice(&prep.lattice, d),
         Shape::Round => {
             let r2 = (d[0] * F::splat(n[0] * n[0])).mul_add(
                 d[0],
@@ -624,6 +786,11 @@ impl Block {
             self.water_acc[c] = F::ZERO;
         }
         let lane_index = lanes_from(|i| i as f64);
+        let orientations = Orientations {
+            all: &setup.orientations,
+            phi_rows: &prep.phi_rows,
+            domains: setup.mosaic.len(),
+        };
         for t in 0..layers.count {
             let odet = t as f64 * layers.step;
             for c in 0..nv {
@@ -680,11 +847,8 @@ impl Block {
                     }
                     for src in &prep.sources {
                         self.source_setup(setup, src, nopolar_kept);
-                        for &row in &prep.phi_rows {
-                            for m in 0..setup.mosaic.len() {
-                                let cell = &setup.orientations[row * setup.mosaic.len() + m];
-                                self.accumulate(setup, prep, cell, stats);
-                            }
+                        for c in 0..nv {
+                            self.accumulate(setup, prep, orientations, c, stats);
                         }
                     }
                     for c in 0..nv {
@@ -794,49 +958,46 @@ impl Block {
         }
     }
 
-    /// Stage B, the hot loop: one crystal orientation over every pixel vector of the block.
+    /// Stage B, the hot loop: every crystal orientation for pixel vector `c` of the block.
     #[inline(always)]
     fn accumulate(
         &mut self,
         setup: &Setup,
         prep: &Prepared,
-        cell: &[Vec3; 3],
+        orientations: Orientations,
+        c: usize,
         stats: &mut RowStats,
     ) {
+        let q = V3 {
+            x: self.qx[c],
+            y: self.qy[c],
+            z: self.qz[c],
+        };
+        let keep = self.keep[c];
+        let fc2_default = F::splat(setup.default_f * setup.default_f);
+        if let Some(plain) = prep.plain {
+            // The common case: F² is one number, so it multiplies the sum over orientations.
+            let sum = fc2_default * plain(&prep.lattice, &setup.orientations, q);
+            self.layer_sum[c] += if setup.dmin == 0.0 {
+                sum
+            } else {
+                keep.select(sum, F::ZERO)
+            };
+            return;
+        }
         let compat = setup.compat;
         let grid = setup.grid.as_ref().filter(|g| g.count > 0);
-        let fc2_default = F::splat(setup.default_f * setup.default_f);
-        let all_kept = setup.dmin == 0.0;
-        let plain = !compat
-            && setup.shape == Shape::Square
-            && !setup.oversample_thick
-            && !setup.oversample_polar
-            && !setup.oversample_omega
-            && grid.is_none();
-        let [a, b, c3] = cell.map(|v| v.map(F::splat));
-        let half = F::splat(0.5);
-        for c in 0..self.nvec {
-            let (qx, qy, qz) = (self.qx[c], self.qy[c], self.qz[c]);
-            let dot = |v: [F; 3]| qx.mul_add(v[0], qy.mul_add(v[1], qz * v[2]));
-            let hkl = [dot(a), dot(b), dot(c3)];
-            if plain {
-                // The common case: square crystal, default F, no per-term factors.
-                let d = hkl.map(|x| x - nearest(x));
-                let fl = square_lattice(&prep.lattice, setup.crystal.cells, d);
-                let term = fc2_default * (fl * fl);
-                self.layer_sum[c] += if all_kept {
-                    term
-                } else {
-                    self.keep[c].select(term, F::ZERO)
-                };
-                continue;
-            }
-            let hkl0 = hkl.map(|x| (x - half).ceil());
+        let active = &self.active[c * LANES..(c + 1) * LANES];
+        let factor = self.factor[c];
+        let mut acc = self.acc[c];
+        let mut layer_sum = self.layer_sum[c];
+        for cell in orientations.iter() {
+            let hkl = cell.map(|v| q.dot_scalar(v));
+            let hkl0 = hkl.map(|x| (x - F::splat(0.5)).ceil());
             let fl = lattice_factor(setup, prep, hkl, hkl0);
             let fc2 = match grid {
                 None => fc2_default,
                 Some(g) => {
-                    let active = &self.active[c * LANES..(c + 1) * LANES];
                     let (f, done) = match &prep.tricubic {
                         Some(t) => t.interpolate(&g.data, hkl, active),
                         None => (F::ZERO, [false; LANES]),
@@ -866,21 +1027,22 @@ impl Block {
                 }
             };
             let term = fc2 * (fl * fl);
-            let keep = self.keep[c];
             if compat {
                 // C multiplies its running sum, not the term (Q11).
-                let next = (self.acc[c] + term) * self.factor[c];
+                let next = (acc + term) * factor;
                 let mut take = keep;
                 if setup.water == 0.0 {
                     // C skips the term when F_latt is 0 (F_latt², which can underflow, would
                     // skip terms C keeps).
                     take &= !fl.simd_eq(F::ZERO);
                 }
-                self.acc[c] = take.select(next, self.acc[c]);
+                acc = take.select(next, acc);
             } else {
-                self.layer_sum[c] += keep.select(term * self.factor[c], F::ZERO);
+                layer_sum += keep.select(term * factor, F::ZERO);
             }
         }
+        self.acc[c] = acc;
+        self.layer_sum[c] = layer_sum;
     }
 }
 
@@ -1013,43 +1175,94 @@ mod tests {
             let x = 0.5 * i as f64 / 10000.0;
             let exact = (std::f64::consts::PI * x).cos();
             // Without FMA (the x86-64 baseline) `wide` rounds the product and the sum apart.
-            assert!(
-                (cospi(F::splat(x)).to_array()[0] - exact).abs() < 1e-14,
-                "{x}"
-            );
+            let [c] = cospi([F::splat(x)]);
+            assert!((c.to_array()[0] - exact).abs() < 1e-14, "{x}");
         }
-        assert_eq!(cospi(F::ZERO).to_array()[0], 1.0);
+        assert_eq!(cospi([F::ZERO])[0].to_array()[0], 1.0);
     }
 
-    /// Both lattice-factor methods (recurrence for N ≤ 16, sine ratio above) against the
+    #[test]
+    fn chebyshev_coefficients_are_the_known_polynomials() {
+        assert_eq!(chebyshev_u_coefficients(1), [1.0]);
+        assert_eq!(chebyshev_u_coefficients(2), [2.0]);
+        assert_eq!(chebyshev_u_coefficients(3), [4.0, -1.0]);
+        assert_eq!(
+            chebyshev_u_coefficients(10),
+            [512.0, -1024.0, 672.0, -160.0, 10.0]
+        );
+        for n in 1..=16 {
+            // U_{N−1}(1) = N: the coefficients sum to N.
+            assert_eq!(chebyshev_u_coefficients(n).iter().sum::<f64>(), n as f64);
+        }
+    }
+
+    fn reference_lattice(cells: [f64; 3], hkl: [f64; 3]) -> f64 {
+        (0..3)
+            .map(|i| {
+                let h0 = physics::nearest_index(hkl[i]);
+                physics::lattice_factor_axis(hkl[i], h0, cells[i])
+            })
+            .product::<f64>()
+            .powi(2)
+    }
+
+    const HKL: [[f64; 3]; 5] = [
+        [0.3, -0.2, 0.11],
+        [2.0, 3.0, -4.0],
+        [7.5, -0.5, 1.25],
+        [1e-9, 0.499, -0.0371],
+        [12.02, -5.97, 3.333],
+    ];
+
+    /// Both lattice-factor methods (polynomial for N ≤ 16, sine ratio above) against the
     /// scalar engine's `sin(πNh)/sin(πh)`, for every N up to 40, odd and even, on and off peaks.
     #[test]
     fn square_lattice_factor_matches_the_scalar_engine() {
-        for n in 2..=40 {
-            for &(x, y, z) in &[
-                (0.3, -0.2, 0.11),
-                (2.0, 3.0, -4.0),
-                (7.5, -0.5, 1.25),
-                (1e-9, 0.499, -0.0371),
-                (12.02, -5.97, 3.333),
-            ] {
+        for n in 1..=40 {
+            for hkl in HKL {
                 let cells = [n as f64, 2.0, (n + 3) as f64];
-                let plan = LatticePlan::new(cells);
-                let hkl = [x, y, z];
+                let lattice = Lattice::new(cells);
                 let d = hkl.map(|h| F::splat(h) - nearest(F::splat(h)));
-                let simd = square_lattice(&plan, cells, d).to_array()[0].powi(2);
-                let reference: f64 = (0..3)
-                    .map(|i| {
-                        let h0 = physics::nearest_index(hkl[i]);
-                        physics::lattice_factor_axis(hkl[i], h0, cells[i])
-                    })
-                    .product::<f64>()
-                    .powi(2);
+                let simd = square_lattice(&lattice, d).to_array()[0].powi(2);
+                let reference = reference_lattice(cells, hkl);
                 assert!(
                     (simd - reference).abs() <= 1e-10 * reference.max(1.0),
                     "N {cells:?} hkl {hkl:?}: {simd} {reference}"
                 );
             }
+        }
+    }
+
+    /// Every instance of the hot loop (each coefficient count and parity, and the general one)
+    /// against the scalar engine, over a few orientations.
+    #[test]
+    fn plain_sum_instances_match_the_scalar_engine() {
+        let q = V3 {
+            x: F::splat(0.0),
+            y: F::splat(0.0),
+            z: F::splat(1.0),
+        };
+        for cells in [
+            [10.0; 3],
+            [5.0; 3],
+            [1.0; 3],
+            [16.0; 3],
+            [4.0, 7.0, 1.0],
+            [3.0, 20.0, 8.0],
+        ] {
+            let lattice = Lattice::new(cells);
+            let kernel = lattice.plain_kernel();
+            // With q = ẑ, h = a_z: each orientation's cell puts its indices in the z components.
+            let orientations: Vec<[Vec3; 3]> = HKL
+                .iter()
+                .map(|h| [[0.0, 0.0, h[0]], [0.0, 0.0, h[1]], [0.0, 0.0, h[2]]])
+                .collect();
+            let simd = kernel(&lattice, &orientations, q).to_array()[0];
+            let reference: f64 = HKL.iter().map(|&h| reference_lattice(cells, h)).sum();
+            assert!(
+                (simd - reference).abs() <= 1e-10 * reference,
+                "N {cells:?}: {simd} {reference}"
+            );
         }
     }
 
