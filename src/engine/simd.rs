@@ -39,7 +39,7 @@
 //!   the Chebyshev polynomial of the second kind, with θ = πδ. It has the parity of N − 1, so
 //!   `U_{N−1}(c) = c^e·P(c²)` (e = 1 for even N) with ⌈N/2⌉ integer coefficients, computed at
 //!   setup (`U₉ = c·(512c⁸ − 1024c⁶ + 672c⁴ − 160c² + 10)`). [`cospi`] is a near-minimax
-//!   polynomial (absolute error ≤ 8e-15, exactly 1 at 0), then Horner's scheme in w = c²:
+//!   polynomial (absolute error ≤ 3e-15, exactly 1 at 0), then Horner's scheme in w = c²:
 //!   about N/2 + 9 multiply-adds per axis, no division and no special case at the peak, where
 //!   c = 1 gives exactly N. In C, per axis:
 //!   `c = cospi(h-h0); w = c*c; p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
@@ -226,7 +226,7 @@ impl Prepared {
                 }
             })
             .collect();
-        let lattice = Lattice::new(setup.crystal.cells);
+        let lattice = Lattice::new(setup.crystal.cells, setup.default_f);
         let plain = (!setup.compat
             && setup.shape == Shape::Square
             && !setup.oversample_thick
@@ -283,10 +283,12 @@ struct Lattice {
     /// Per axis: N > [`POLYNOMIAL_MAX_N`], the sine ratio.
     ratio: [bool; 3],
     n: [f64; 3],
+    /// `default_F²`, the structure factor of the common case.
+    fc2: f64,
 }
 
 impl Lattice {
-    fn new(n: [f64; 3]) -> Self {
+    fn new(n: [f64; 3], default_f: f64) -> Self {
         let ratio = n.map(|n| n > POLYNOMIAL_MAX_N);
         let even = n.map(|n| n > 1.0 && n % 2.0 == 0.0);
         let mut coef = [[F::ZERO; KMAX]; 3];
@@ -307,6 +309,7 @@ impl Lattice {
             len,
             ratio,
             n,
+            fc2: default_f * default_f,
         }
     }
 
@@ -380,19 +383,19 @@ fn horner(coef: &[F], w: F) -> F {
 }
 
 /// cos(πx) = 1 + x²·h(x²) on |x| ≤ ½: coefficients of h, a degree-6 polynomial in x² fitted
-/// at Chebyshev nodes (near-minimax; absolute error of cos ≤ 8e-15, and exactly 1 at x = 0),
-/// highest degree first.
+/// by least squares at 60 Chebyshev nodes of x² (absolute error of cos ≤ 3e-15 with FMA, and exactly 1
+/// at x = 0), highest degree first.
 const COSPI: [f64; 7] = [
-    -0.00010093924017583586,
-    0.001928311247304769,
-    -0.025806677017856293,
-    0.2353306116770197,
-    -1.3352627680800373,
-    4.058712126404739,
-    -4.934802200544648,
+    -0.00010045163894089615,
+    0.0019279029962509945,
+    -0.025806544315423532,
+    0.23533059066644565,
+    -1.3352627664220413,
+    4.058712126345884,
+    -4.9348022005439764,
 ];
 
-/// cos(πx) for |x| ≤ ½ on each of `M` vectors (absolute error ≤ 8e-15; exactly 1 at 0), by
+/// cos(πx) for |x| ≤ ½ on each of `M` vectors (absolute error ≤ 3e-15; exactly 1 at 0), by
 /// Horner's scheme with the `M` chains in lockstep: in the hot loop the three axes (six AVX2
 /// registers) give each dependent multiply-add enough independent company to hide its
 /// latency, and Horner needs the fewest operations (Estrin's scheme, shorter chains but more
@@ -480,7 +483,7 @@ impl<'a> Orientations<'a> {
 }
 
 /// A [`plain_sum`] instance.
-type PlainSum = fn(&Lattice, &[[Vec3; 3]], V3) -> F;
+type PlainSum = fn(&Lattice, &[[Vec3; 3]], &[SourceLanes], &mut Block, bool);
 
 /// |F_latt| when every axis is a polynomial with `K` coefficients and parity `PAR`, from the
 /// peeled fractional indices δ.
@@ -507,17 +510,21 @@ fn polynomial_lattice<const K: usize, const PAR: u8>(lattice: &Lattice, d: [F; 3
 }
 
 /// The hot loop of the common case (square crystal, one F for every reflection, no per-term
-/// factors, no compat, so the orientations run in their stored order): Σ F_latt² over every
-/// crystal orientation for one vector of pixels with scattering vectors q. `K` is the
-/// coefficient count of the polynomial axes (0: the general [`square_lattice`]) and `PAR`
-/// their parity, both fixed at compile time so the loop body is straight-line code with the
-/// coefficients as memory operands.
-/// In C, per orientation:
+/// factors, no compat, so the orientations run in their stored order): for every vector of
+/// pixels of the block, F² times Σ F_latt² over the given sources and every crystal
+/// orientation is added to the layer sum (on the lanes the sources reach, when `masked`). `K` is the coefficient count of the polynomial axes (0: the general
+/// [`square_lattice`]) and `PAR` their parity, both fixed at compile time so the loop body is
+/// straight-line code with the coefficients as memory operands. The evaluations go in two
+/// passes per batch of [`BATCH`] (source, orientation) pairs, the peeled indices first, then
+/// the polynomials: each pass's iterations are short independent chains the out-of-order core
+/// overlaps, where one pass would wait on the whole chain of one evaluation before starting
+/// the next. In C, per source and orientation:
 ///
 /// ```c
-/// h = dot(a, q); k = dot(b, q); l = dot(c, q);        /* nanoBragg.c: h = dot_product(a,scattering) … */
+/// q = d/lambda - incident/lambda;                      /* nanoBragg.c: scattering = … */
+/// h = dot(a, q); k = dot(b, q); l = dot(c, q);        /* h = dot_product(a,scattering) … */
 /// for each axis x in (h, k, l):
-///     d = x - rint(x);  c = cospi(d);  w = c*c;
+///     delta = x - rint(x);  c = cospi(delta);  w = c*c;
 ///     p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
 ///     F_x = (N even) ? c*p : p;                        /* = ±sin(πNx)/sin(πx) */
 /// sum += (F_h*F_k*F_l)*(F_h*F_k*F_l);
@@ -525,39 +532,62 @@ fn polynomial_lattice<const K: usize, const PAR: u8>(lattice: &Lattice, d: [F; 3
 fn plain_sum<const K: usize, const PAR: u8>(
     lattice: &Lattice,
     orientations: &[[Vec3; 3]],
-    q: V3,
-) -> F {
-    let peeled = |cell: &[Vec3; 3]| {
-        cell.map(|v| {
-            let h = q.dot_scalar(v);
-            h - nearest(h)
-        })
+    sources: &[SourceLanes],
+    block: &mut Block,
+    masked: bool,
+) {
+    let flush = |batch: &[[F; 3]], sum: &mut F| {
+        for &delta in batch {
+            let f = if K == 0 {
+                square_lattice(lattice, delta)
+            } else {
+                polynomial_lattice::<K, PAR>(lattice, delta)
+            };
+            *sum = f.mul_add(f, *sum);
+        }
     };
-    let mut sum = F::ZERO;
-    if K == 0 {
-        for cell in orientations {
-            let f = square_lattice(lattice, peeled(cell));
-            sum = f.mul_add(f, sum);
+    let fc2 = F::splat(lattice.fc2);
+    for c in 0..block.nvec {
+        let d = V3 {
+            x: block.dx[c],
+            y: block.dy[c],
+            z: block.dz[c],
+        };
+        let batch = &mut block.batch;
+        let mut sum = F::ZERO;
+        let mut filled = 0;
+        for src in sources {
+            let inv = F::splat(src.inv_lambda);
+            let m = src.minus_inc_over_lambda;
+            let q = V3 {
+                x: d.x.mul_add(inv, F::splat(m[0])),
+                y: d.y.mul_add(inv, F::splat(m[1])),
+                z: d.z.mul_add(inv, F::splat(m[2])),
+            };
+            for cell in orientations {
+                batch[filled] = cell.map(|v| {
+                    let h = q.dot_scalar(v);
+                    h - nearest(h)
+                });
+                filled += 1;
+                if filled == BATCH {
+                    flush(batch, &mut sum);
+                    filled = 0;
+                }
+            }
         }
-        return sum;
+        flush(&batch[..filled], &mut sum);
+        // F² is one number, so it multiplies the sum.
+        let term = fc2 * sum;
+        block.layer_sum[c] += if masked {
+            block.keep[c].select(term, F::ZERO)
+        } else {
+            term
+        };
     }
-    // Two passes per batch of orientations: the indices first, then the polynomials. Each
-    // pass's iterations are short independent chains, so the out-of-order core overlaps them;
-    // in one pass it would wait on the whole chain of one evaluation before starting the next.
-    let mut d = [[F::ZERO; 3]; BATCH];
-    for batch in orientations.chunks(BATCH) {
-        for (d, cell) in d.iter_mut().zip(batch) {
-            *d = peeled(cell);
-        }
-        for d in &d[..batch.len()] {
-            let f = polynomial_lattice::<K, PAR>(lattice, *d);
-            sum = f.mul_add(f, sum);
-        }
-    }
-    sum
 }
 
-/// Orientations per batch of [`plain_sum`]'s two passes.
+/// (Source, orientation) pairs per batch of [`plain_sum`]'s two passes.
 const BATCH: usize = 16;
 
 /// F_latt for the crystal shape, per lane (up to its sign, which the intensity does not see).
@@ -683,6 +713,8 @@ pub struct Block {
     omega_sum_v: [F; VECS],
     cap: [F; VECS],
     water_acc: [F; VECS],
+    /// Peeled indices of a batch of evaluations in [`plain_sum`].
+    batch: [[F; 3]; BATCH],
     value: [f64; BLOCK],
     /// Σω over the block's rendered sub-pixels.
     omega_total: f64,
@@ -711,6 +743,7 @@ impl Block {
             omega_sum_v: [F::ZERO; VECS],
             cap: [F::ZERO; VECS],
             water_acc: [F::ZERO; VECS],
+            batch: [[F::ZERO; 3]; BATCH],
             value: [0.0; BLOCK],
             omega_total: 0.0,
         })
@@ -845,10 +878,39 @@ impl Block {
                                 - (-(F::splat((t + 1) as f64) * mu)).exp();
                         }
                     }
-                    for src in &prep.sources {
-                        self.source_setup(setup, src, nopolar_kept);
-                        for c in 0..nv {
-                            self.accumulate(setup, prep, orientations, c, stats);
+                    match prep.plain {
+                        // Without dmin every source reaches every rendered pixel: the sources
+                        // only set the polarization, and one call sums them all.
+                        Some(plain) if setup.dmin == 0.0 => {
+                            if !nopolar_kept {
+                                for src in &prep.sources {
+                                    for c in 0..nv {
+                                        self.polarize(setup, src, c, self.mask[c]);
+                                    }
+                                }
+                            }
+                            plain(
+                                &prep.lattice,
+                                &setup.orientations,
+                                &prep.sources,
+                                self,
+                                false,
+                            );
+                        }
+                        Some(plain) => {
+                            for src in &prep.sources {
+                                self.source_setup(setup, src, nopolar_kept);
+                                let src = std::slice::from_ref(src);
+                                plain(&prep.lattice, &setup.orientations, src, self, true);
+                            }
+                        }
+                        None => {
+                            for src in &prep.sources {
+                                self.source_setup(setup, src, nopolar_kept);
+                                for c in 0..nv {
+                                    self.accumulate(setup, prep, orientations, c, stats);
+                                }
+                            }
                         }
                     }
                     for c in 0..nv {
@@ -922,26 +984,8 @@ impl Block {
                 self.mask[c]
             };
             self.keep[c] = keep;
-            let need = if setup.oversample_polar {
-                keep
-            } else {
-                keep & self.polar[c].simd_eq(F::ZERO)
-            };
-            if !nopolar_kept && need.any() {
-                let cos2t = d.dot_scalar(src.incident);
-                let c2 = cos2t * cos2t;
-                let sin2 = F::ONE - c2;
-                let cos2psi = if setup.kahn != 0.0 {
-                    let e = d.dot_scalar(src.e_in);
-                    let b = d.dot_scalar(src.b_in);
-                    let (e2, b2) = (e * e, b * b);
-                    let norm = e2 + b2;
-                    norm.simd_eq(F::ZERO).select(F::ONE, (e2 - b2) / norm)
-                } else {
-                    F::ONE
-                };
-                let p = F::splat(0.5) * (F::ONE + c2 - F::splat(setup.kahn) * cos2psi * sin2);
-                self.polar[c] = need.select(p, self.polar[c]);
+            if !nopolar_kept {
+                self.polarize(setup, src, c, keep);
             }
             // The per-term factors change with the sub-pixel and source, not the orientation.
             let mut factor = F::ONE;
@@ -956,6 +1000,40 @@ impl Block {
             }
             self.factor[c] = factor;
         }
+    }
+
+    /// The polarization factor of vector `c` from this source, on the lanes of `keep` that
+    /// need it: every one with `-oversample_polar`, else those without one yet (C computes it
+    /// at the first source that reaches the pixel).
+    #[inline(always)]
+    fn polarize(&mut self, setup: &Setup, src: &SourceLanes, c: usize, keep: F) {
+        let need = if setup.oversample_polar {
+            keep
+        } else {
+            keep & self.polar[c].simd_eq(F::ZERO)
+        };
+        if !need.any() {
+            return;
+        }
+        let d = V3 {
+            x: self.dx[c],
+            y: self.dy[c],
+            z: self.dz[c],
+        };
+        let cos2t = d.dot_scalar(src.incident);
+        let c2 = cos2t * cos2t;
+        let sin2 = F::ONE - c2;
+        let cos2psi = if setup.kahn != 0.0 {
+            let e = d.dot_scalar(src.e_in);
+            let b = d.dot_scalar(src.b_in);
+            let (e2, b2) = (e * e, b * b);
+            let norm = e2 + b2;
+            norm.simd_eq(F::ZERO).select(F::ONE, (e2 - b2) / norm)
+        } else {
+            F::ONE
+        };
+        let p = F::splat(0.5) * (F::ONE + c2 - F::splat(setup.kahn) * cos2psi * sin2);
+        self.polar[c] = need.select(p, self.polar[c]);
     }
 
     /// Stage B, the hot loop: every crystal orientation for pixel vector `c` of the block.
@@ -975,16 +1053,6 @@ impl Block {
         };
         let keep = self.keep[c];
         let fc2_default = F::splat(setup.default_f * setup.default_f);
-        if let Some(plain) = prep.plain {
-            // The common case: F² is one number, so it multiplies the sum over orientations.
-            let sum = fc2_default * plain(&prep.lattice, &setup.orientations, q);
-            self.layer_sum[c] += if setup.dmin == 0.0 {
-                sum
-            } else {
-                keep.select(sum, F::ZERO)
-            };
-            return;
-        }
         let compat = setup.compat;
         let grid = setup.grid.as_ref().filter(|g| g.count > 0);
         let active = &self.active[c * LANES..(c + 1) * LANES];
@@ -1221,7 +1289,7 @@ mod tests {
         for n in 1..=40 {
             for hkl in HKL {
                 let cells = [n as f64, 2.0, (n + 3) as f64];
-                let lattice = Lattice::new(cells);
+                let lattice = Lattice::new(cells, 1.0);
                 let d = hkl.map(|h| F::splat(h) - nearest(F::splat(h)));
                 let simd = square_lattice(&lattice, d).to_array()[0].powi(2);
                 let reference = reference_lattice(cells, hkl);
@@ -1234,14 +1302,24 @@ mod tests {
     }
 
     /// Every instance of the hot loop (each coefficient count and parity, and the general one)
-    /// against the scalar engine, over a few orientations.
+    /// against the scalar engine: one source with q = d (1/λ = 1, no incident term), one pixel
+    /// direction ẑ, and orientations whose cells put the indices in their z components; the
+    /// orientations are repeated past one batch.
     #[test]
     fn plain_sum_instances_match_the_scalar_engine() {
-        let q = V3 {
-            x: F::splat(0.0),
-            y: F::splat(0.0),
-            z: F::splat(1.0),
+        let source = SourceLanes {
+            minus_inc_over_lambda: [0.0; 3],
+            inv_lambda: 1.0,
+            incident: [1.0, 0.0, 0.0],
+            b_in: [0.0, 1.0, 0.0],
+            e_in: [0.0, 0.0, 1.0],
         };
+        let orientations: Vec<[Vec3; 3]> = HKL
+            .iter()
+            .cycle()
+            .take(3 * HKL.len() + 1)
+            .map(|h| [[0.0, 0.0, h[0]], [0.0, 0.0, h[1]], [0.0, 0.0, h[2]]])
+            .collect();
         for cells in [
             [10.0; 3],
             [5.0; 3],
@@ -1250,15 +1328,23 @@ mod tests {
             [4.0, 7.0, 1.0],
             [3.0, 20.0, 8.0],
         ] {
-            let lattice = Lattice::new(cells);
-            let kernel = lattice.plain_kernel();
-            // With q = ẑ, h = a_z: each orientation's cell puts its indices in the z components.
-            let orientations: Vec<[Vec3; 3]> = HKL
+            let lattice = Lattice::new(cells, 2.0);
+            let mut block = Block::new();
+            block.nvec = 1;
+            block.dz[0] = F::ONE;
+            block.layer_sum[0] = F::ZERO;
+            lattice.plain_kernel()(
+                &lattice,
+                &orientations,
+                std::slice::from_ref(&source),
+                &mut block,
+                false,
+            );
+            let simd = block.layer_sum[0].to_array()[0];
+            let reference: f64 = orientations
                 .iter()
-                .map(|h| [[0.0, 0.0, h[0]], [0.0, 0.0, h[1]], [0.0, 0.0, h[2]]])
-                .collect();
-            let simd = kernel(&lattice, &orientations, q).to_array()[0];
-            let reference: f64 = HKL.iter().map(|&h| reference_lattice(cells, h)).sum();
+                .map(|o| 4.0 * reference_lattice(cells, [o[0][2], o[1][2], o[2][2]]))
+                .sum();
             assert!(
                 (simd - reference).abs() <= 1e-10 * reference,
                 "N {cells:?}: {simd} {reference}"
