@@ -1175,8 +1175,7 @@ impl Tricubic {
             (base[1] - F::splat(self.mins[1]))
                 .mul_add(F::splat(sl as f64), base[2] - F::splat(self.mins[2])),
         );
-        let whk: [[[f64; LANES]; 4]; 4] = wh.map(|a| wk.map(|b| (a * b).to_array()));
-        let wl: [[f64; LANES]; 4] = wl.map(|w| w.to_array());
+        let [wh, wk, wl] = [wh, wk, wl].map(|w| w.map(|w| w.to_array()));
         let first = first.to_array();
         let inside = inside.to_array();
         let mut done = [false; LANES];
@@ -1189,17 +1188,22 @@ impl Tricubic {
                 return 0.0;
             };
             done[i] = true;
-            // F = Σ_l w_l · (Σ_ij wh_i·wk_j · F[i][j][l]): the four l-values of each (i, j) row
-            // are contiguous, so the inner sum is 16 four-wide multiply-adds.
-            let mut acc = wide::f64x4::ZERO;
-            for (a, row_a) in whk.iter().enumerate() {
-                for (b, w) in row_a.iter().enumerate() {
+            // F = Σ_i wh_i·(Σ_j wk_j·F[i][j][·])·wl: the four l-values of each (i, j) row are
+            // contiguous, so the inner sums are 16 four-wide multiply-adds in four independent
+            // chains, then four more for h and one four-wide product with the l weights.
+            let splat = wide::f64x4::splat;
+            let mut t = [wide::f64x4::ZERO; 4];
+            for (a, t) in t.iter_mut().enumerate() {
+                for (b, w) in wk.iter().enumerate() {
                     let at = a * sk + b * sl;
-                    let row = wide::f64x4::from(&cube[at..at + 4]);
-                    acc = row.mul_add(wide::f64x4::splat(w[i]), acc);
+                    *t = wide::f64x4::from(&cube[at..at + 4]).mul_add(splat(w[i]), *t);
                 }
             }
-            (acc * wide::f64x4::from([wl[0][i], wl[1][i], wl[2][i], wl[3][i]])).reduce_add()
+            let mut u = wide::f64x4::ZERO;
+            for (t, w) in t.iter().zip(&wh) {
+                u = t.mul_add(splat(w[i]), u);
+            }
+            (u * wide::f64x4::from([wl[0][i], wl[1][i], wl[2][i], wl[3][i]])).reduce_add()
         });
         (f, done)
     }

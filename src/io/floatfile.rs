@@ -19,14 +19,15 @@ pub fn write_float_image(path: &Path, data: &[f32]) -> Result<()> {
 /// Like [`write_float_image`], but leaves the file staged (see [`stage`]) for the caller to
 /// commit.
 pub fn stage_float_image(path: &Path, data: &[f32]) -> Result<Staged> {
+    const CHUNK: usize = 1 << 18;
     stage(path, |w| {
-        let mut buf = Vec::with_capacity(4 * data.len().min(16_384));
-        for chunk in data.chunks(16_384) {
-            buf.clear();
-            for v in chunk {
-                buf.extend_from_slice(&v.to_le_bytes());
+        let mut buf = vec![0u8; 4 * data.len().min(CHUNK)];
+        for chunk in data.chunks(CHUNK) {
+            let bytes = &mut buf[..4 * chunk.len()];
+            for (b, v) in bytes.chunks_exact_mut(4).zip(chunk) {
+                b.copy_from_slice(&v.to_le_bytes());
             }
-            w.write_all(&buf)?;
+            w.write_all(bytes)?;
         }
         Ok(())
     })

@@ -203,16 +203,17 @@ fn miller(token: &str, name: &str) -> std::result::Result<i32, String> {
 
 /// Parses one `h k l F` line (already known not to be blank or a comment).
 fn parse_line(line: &str) -> std::result::Result<(i32, i32, i32, f64), String> {
-    let tokens: Vec<&str> = line
-        .split(is_sep)
-        .filter(|t| !t.is_empty())
-        .take(4)
-        .collect();
-    if tokens.len() < 4 {
-        return Err(format!(
-            "expected 4 columns (h k l F), found {}",
-            tokens.len()
-        ));
+    let mut tokens = [""; 4];
+    let mut found = 0;
+    for (slot, t) in tokens
+        .iter_mut()
+        .zip(line.split(is_sep).filter(|t| !t.is_empty()))
+    {
+        *slot = t;
+        found += 1;
+    }
+    if found < 4 {
+        return Err(format!("expected 4 columns (h k l F), found {found}"));
     }
     let h = miller(tokens[0], "h")?;
     let k = miller(tokens[1], "k")?;

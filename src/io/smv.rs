@@ -200,21 +200,21 @@ pub fn stage_smv_with(
             ),
         ));
     }
-    const BLOCK: usize = 1 << 16;
+    const BLOCK: usize = 1 << 18;
     let block = header.to_bytes();
     stage(path, |w: &mut dyn Write| {
         w.write_all(&block)?;
         let mut values = vec![0u16; BLOCK.min(pixels)];
-        let mut bytes = Vec::with_capacity(2 * values.len());
+        let mut buf = vec![0u8; 2 * values.len()];
         let mut start = 0;
         while start < pixels {
             let n = BLOCK.min(pixels - start);
             fill(start, &mut values[..n]);
-            bytes.clear();
-            for v in &values[..n] {
-                bytes.extend_from_slice(&v.to_le_bytes());
+            let bytes = &mut buf[..2 * n];
+            for (b, v) in bytes.chunks_exact_mut(2).zip(&values[..n]) {
+                b.copy_from_slice(&v.to_le_bytes());
             }
-            w.write_all(&bytes)?;
+            w.write_all(bytes)?;
             start += n;
         }
         Ok(())

@@ -103,6 +103,22 @@ pub(crate) fn atof(s: &[u8]) -> f64 {
 
 /// Parses a whole token as a number with C syntax; `None` unless every byte is used.
 pub(crate) fn parse_number(token: &str) -> Option<f64> {
+    // Fast path, same value: an optionally signed integer of up to 15 digits is exact in f64.
+    let digits = token.strip_prefix(['-', '+']).unwrap_or(token);
+    if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let v = digits
+            .bytes()
+            .fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) as f64;
+        return Some(if token.starts_with('-') { -v } else { v });
+    }
+    // Fast path, same value: digits, one point, digits is a decimal Rust parses correctly
+    // rounded, as strtod does.
+    if let Some((int, frac)) = digits.split_once('.') {
+        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if plain(int) && plain(frac) {
+            return token.parse().ok();
+        }
+    }
     match strtod_prefix(token.as_bytes()) {
         Some((v, n)) if n == token.len() => Some(v),
         _ => None,
@@ -125,10 +141,12 @@ pub(crate) fn show(token: &str) -> String {
 
 /// Splits file contents into 1-based numbered lines (`\n` separated, a trailing `\r` dropped),
 /// decoding invalid UTF-8 lossily so that binary garbage surfaces as unparsable tokens.
-pub(crate) fn numbered_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
+pub(crate) fn numbered_lines(
+    bytes: &[u8],
+) -> impl Iterator<Item = (usize, std::borrow::Cow<'_, str>)> + '_ {
     bytes.split(|b| *b == b'\n').enumerate().map(|(i, raw)| {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        (i + 1, String::from_utf8_lossy(raw).into_owned())
+        (i + 1, String::from_utf8_lossy(raw))
     })
 }
 
