@@ -232,27 +232,87 @@ fn parse_line(line: &str) -> std::result::Result<(i32, i32, i32, f64), String> {
     Ok((h, k, l, f))
 }
 
-/// Reads an HKL text file into a grid; `default_f` fills the unlisted cells of the core when
-/// it is non-zero. See the module documentation for the accepted syntax.
-pub fn read_hkl(path: &Path, default_f: f64) -> Result<HklGrid> {
-    let bytes = crate::io::read_input(path)?;
+/// Reflections and index bounds of one part of an HKL file, or the first bad line (numbered
+/// within the part) and what is wrong with it.
+type Part = std::result::Result<(Vec<(i32, i32, i32, f64)>, [i32; 6]), (usize, String)>;
+
+/// Parses the lines of one part of an HKL file.
+fn parse_part(bytes: &[u8]) -> Part {
     let mut entries = Vec::new();
     let mut b = [i32::MAX, i32::MIN, i32::MAX, i32::MIN, i32::MAX, i32::MIN];
-    for (line_no, line) in numbered_lines(&bytes) {
+    for (line_no, line) in numbered_lines(bytes) {
         let line = line.trim_matches(is_sep);
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
         }
-        let (h, k, l, f) = parse_line(line).map_err(|reason| Error::Parse {
-            path: path.to_path_buf(),
-            line: line_no,
-            reason,
-        })?;
+        let (h, k, l, f) = parse_line(line).map_err(|reason| (line_no, reason))?;
         for (axis, x) in [h, k, l].into_iter().enumerate() {
             b[2 * axis] = b[2 * axis].min(x);
             b[2 * axis + 1] = b[2 * axis + 1].max(x);
         }
         entries.push((h, k, l, f));
+    }
+    Ok((entries, b))
+}
+
+/// Bytes of HKL text per part parsed on its own thread.
+const PART_BYTES: usize = 1 << 18;
+
+/// Reads an HKL text file into a grid; `default_f` fills the unlisted cells of the core when
+/// it is non-zero. See the module documentation for the accepted syntax.
+///
+/// Large files are cut at line ends into parts parsed in parallel; the reflections are merged
+/// in file order and the first bad line in the file is reported, so the result does not
+/// depend on the thread count.
+pub fn read_hkl(path: &Path, default_f: f64) -> Result<HklGrid> {
+    use rayon::prelude::*;
+    let bytes = crate::io::read_input(path)?;
+    let parts = (bytes.len() / PART_BYTES).clamp(1, rayon::current_num_threads());
+    // Part boundaries: just after a line end near each multiple of len/parts.
+    let mut cuts = vec![0];
+    for p in 1..parts {
+        let at = p * bytes.len() / parts;
+        if let Some(nl) = bytes[at..].iter().position(|&c| c == b'\n') {
+            let cut = at + nl + 1;
+            if cut > *cuts.last().unwrap_or(&0) && cut < bytes.len() {
+                cuts.push(cut);
+            }
+        }
+    }
+    cuts.push(bytes.len());
+    let parsed: Vec<(Part, usize)> = cuts
+        .par_windows(2)
+        .map(|w| {
+            // A part ends just after a line end: that empty remainder is not a line.
+            let part = &bytes[w[0]..w[1]];
+            let part = if w[1] < bytes.len() {
+                &part[..part.len() - 1]
+            } else {
+                part
+            };
+            let lines = part.iter().filter(|&&c| c == b'\n').count() + 1;
+            (parse_part(part), lines)
+        })
+        .collect();
+    let mut entries = Vec::new();
+    let mut b = [i32::MAX, i32::MIN, i32::MAX, i32::MIN, i32::MAX, i32::MIN];
+    let mut first_line = 0;
+    for (part, lines) in parsed {
+        let (part_entries, pb) = part.map_err(|(line, reason)| Error::Parse {
+            path: path.to_path_buf(),
+            line: first_line + line,
+            reason,
+        })?;
+        for axis in 0..3 {
+            b[2 * axis] = b[2 * axis].min(pb[2 * axis]);
+            b[2 * axis + 1] = b[2 * axis + 1].max(pb[2 * axis + 1]);
+        }
+        if entries.is_empty() {
+            entries = part_entries;
+        } else {
+            entries.extend(part_entries);
+        }
+        first_line += lines;
     }
     if entries.is_empty() {
         return Err(Error::Format {
@@ -489,6 +549,60 @@ mod tests {
         match read_hkl(path, 0.0) {
             Err(Error::Parse { line, reason, .. }) => (line, reason),
             other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    /// A file of several parts parses to the same grid, and reports the same first bad line,
+    /// whatever the thread count.
+    #[test]
+    fn parallel_parts_match_serial_parsing() {
+        let dir = scratch("hklparts");
+        let mut text = String::from("# comment\n");
+        for h in -20i32..=20 {
+            for k in -20i32..=20 {
+                for l in -20i32..=20 {
+                    text.push_str(&format!(
+                        "{h} {k} {l} {}.{}\n",
+                        (h * k + l).rem_euclid(97),
+                        l.rem_euclid(10)
+                    ));
+                }
+            }
+        }
+        text.push_str("0 0 0 7.5\n");
+        assert!(text.len() > 3 * PART_BYTES);
+        let good = write(&dir, "good.hkl", &text);
+        let lines: Vec<&str> = text.lines().collect();
+        let bad_line = lines.len() * 3 / 4;
+        let mut bad_text = lines.clone();
+        bad_text[bad_line - 1] = "1 2 three 4";
+        let bad = write(&dir, "bad.hkl", &(bad_text.join("\n") + "\n"));
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let g = read_hkl(&good, 0.0).unwrap();
+                let e = read_hkl(&bad, 0.0).unwrap_err().to_string();
+                (g, e)
+            })
+        };
+        let (g1, e1) = run(1);
+        assert_eq!(g1.count, 41 * 41 * 41 + 1);
+        assert_eq!(g1.get(0, 0, 0), Some(7.5), "the last duplicate wins");
+        assert_eq!(g1.get(3, -2, 5), Some(96.5));
+        assert!(
+            e1.contains(&format!(":{bad_line}: l is not a number")),
+            "{e1}"
+        );
+        for threads in [2, 3, 8] {
+            let (g, e) = run(threads);
+            assert_eq!(
+                (g.bounds(), g.count, &g.data),
+                (g1.bounds(), g1.count, &g1.data)
+            );
+            assert_eq!(e, e1);
         }
     }
 
