@@ -74,7 +74,9 @@
 //! * The curved detector maps each sub-pixel with the scalar [`super::scalar::curve`], lane by
 //!   lane; the rest of its loop stays vectorised.
 
+use crate::io::HklGrid;
 use crate::params::Shape;
+use crate::physics;
 use crate::setup::Setup;
 use crate::vec3::{self, Vec3};
 
@@ -227,19 +229,24 @@ impl Prepared {
             })
             .collect();
         let lattice = Lattice::new(setup.crystal.cells, setup.default_f);
+        let tricubic = Tricubic::new(setup);
+        let sf = match (&setup.grid, &tricubic) {
+            (Some(g), Some(_)) if g.count > 0 => TRICUBIC_F,
+            (Some(g), None) if g.count > 0 => NEAREST_F,
+            _ => DEFAULT_F,
+        };
         let plain = (!setup.compat
             && setup.shape == Shape::Square
             && !setup.oversample_thick
             && !setup.oversample_polar
-            && !setup.oversample_omega
-            && setup.grid.as_ref().is_none_or(|g| g.count == 0))
-        .then(|| lattice.plain_kernel());
+            && !setup.oversample_omega)
+            .then(|| lattice.plain_kernel(sf));
         Prepared {
             sources,
             phi_rows,
             lattice,
             plain,
-            tricubic: Tricubic::new(setup),
+            tricubic,
         }
     }
 }
@@ -265,6 +272,12 @@ const KMAX: usize = 8;
 const ODD: u8 = 0;
 const EVEN: u8 = 1;
 const MIXED: u8 = 2;
+
+/// Where [`plain_sum`] takes F from, a const parameter: `-default_F` for every reflection,
+/// the nearest reflection of the HKL grid, or tricubic interpolation in it.
+const DEFAULT_F: u8 = 0;
+const NEAREST_F: u8 = 1;
+const TRICUBIC_F: u8 = 2;
 
 /// How the square-crystal lattice factor is computed on each axis, from its cell count N.
 ///
@@ -315,9 +328,13 @@ impl Lattice {
 
     /// The [`plain_sum`] instance for this lattice: const coefficient count and parity when
     /// every axis is a polynomial, the general [`square_lattice`] (K = 0) otherwise.
-    fn plain_kernel(&self) -> PlainSum {
+    fn plain_kernel(&self, sf: u8) -> PlainSum {
         if self.ratio.contains(&true) {
-            return plain_sum::<0, MIXED>;
+            return match sf {
+                DEFAULT_F => plain_sum::<0, MIXED, DEFAULT_F>,
+                NEAREST_F => plain_sum::<0, MIXED, NEAREST_F>,
+                _ => plain_sum::<0, MIXED, TRICUBIC_F>,
+            };
         }
         let k = self.len.into_iter().max().unwrap_or(1);
         let parity = if self.even == [true; 3] {
@@ -327,15 +344,21 @@ impl Lattice {
         } else {
             MIXED
         };
+        // With a structure-factor grid the parity is a run-time choice per axis: fewer
+        // instances, and the lookups dominate those evaluations anyway.
         macro_rules! pick {
             ($($k:literal)*) => {
-                match (k, parity) {
+                match (k, parity, sf) {
                     $(
-                        ($k, ODD) => plain_sum::<$k, ODD>,
-                        ($k, EVEN) => plain_sum::<$k, EVEN>,
-                        ($k, _) => plain_sum::<$k, MIXED>,
+                        ($k, ODD, DEFAULT_F) => plain_sum::<$k, ODD, DEFAULT_F>,
+                        ($k, EVEN, DEFAULT_F) => plain_sum::<$k, EVEN, DEFAULT_F>,
+                        ($k, _, DEFAULT_F) => plain_sum::<$k, MIXED, DEFAULT_F>,
+                        ($k, _, NEAREST_F) => plain_sum::<$k, MIXED, NEAREST_F>,
+                        ($k, _, _) => plain_sum::<$k, MIXED, TRICUBIC_F>,
                     )*
-                    _ => plain_sum::<0, MIXED>,
+                    (_, _, DEFAULT_F) => plain_sum::<0, MIXED, DEFAULT_F>,
+                    (_, _, NEAREST_F) => plain_sum::<0, MIXED, NEAREST_F>,
+                    _ => plain_sum::<0, MIXED, TRICUBIC_F>,
                 }
             };
         }
@@ -483,7 +506,7 @@ impl<'a> Orientations<'a> {
 }
 
 /// A [`plain_sum`] instance.
-type PlainSum = fn(&Lattice, &[[Vec3; 3]], &[SourceLanes], &mut Block, bool);
+type PlainSum = fn(&Setup, &Prepared, &[SourceLanes], &mut Block, bool, &mut RowStats);
 
 /// |F_latt| when every axis is a polynomial with `K` coefficients and parity `PAR`, from the
 /// peeled fractional indices δ.
@@ -529,30 +552,48 @@ fn polynomial_lattice<const K: usize, const PAR: u8>(lattice: &Lattice, d: [F; 3
 ///     F_x = (N even) ? c*p : p;                        /* = ±sin(πNx)/sin(πx) */
 /// sum += (F_h*F_k*F_l)*(F_h*F_k*F_l);
 /// ```
-fn plain_sum<const K: usize, const PAR: u8>(
-    lattice: &Lattice,
-    orientations: &[[Vec3; 3]],
+fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
+    setup: &Setup,
+    prep: &Prepared,
     sources: &[SourceLanes],
     block: &mut Block,
     masked: bool,
+    stats: &mut RowStats,
 ) {
-    let flush = |batch: &[[F; 3]], sum: &mut F| {
-        for &delta in batch {
-            let f = if K == 0 {
-                square_lattice(lattice, delta)
+    let lattice = &prep.lattice;
+    let grid = setup.grid.as_deref();
+    let default_f = F::splat(setup.default_f);
+    // Pass 2 for one vector: the batch holds peeled indices δ with one F for every reflection,
+    // else the indices h themselves (F needs them).
+    let flush = |batch: &[[F; 3]], active: &[bool], sum: &mut F, stats: &mut RowStats| {
+        for &x in batch {
+            let d = if SF == DEFAULT_F {
+                x
             } else {
-                polynomial_lattice::<K, PAR>(lattice, delta)
+                x.map(|h| h - nearest(h))
+            };
+            let f = if K == 0 {
+                square_lattice(lattice, d)
+            } else {
+                polynomial_lattice::<K, PAR>(lattice, d)
+            };
+            let f = match (SF, grid) {
+                (NEAREST_F, Some(g)) => f * nearest_f(g, x, default_f),
+                (TRICUBIC_F, Some(g)) => f * tricubic_f(setup, prep, g, x, active, stats),
+                _ => f,
             };
             *sum = f.mul_add(f, *sum);
         }
     };
-    let fc2 = F::splat(lattice.fc2);
+    // F² is one number without a grid, so it multiplies the sums.
+    let scale = F::splat(if SF == DEFAULT_F { lattice.fc2 } else { 1.0 });
     for c in 0..block.nvec {
         let d = V3 {
             x: block.dx[c],
             y: block.dy[c],
             z: block.dz[c],
         };
+        let active = &block.active[c * LANES..(c + 1) * LANES];
         let batch = &mut block.batch;
         let mut sum = F::ZERO;
         let mut filled = 0;
@@ -564,27 +605,88 @@ fn plain_sum<const K: usize, const PAR: u8>(
                 y: d.y.mul_add(inv, F::splat(m[1])),
                 z: d.z.mul_add(inv, F::splat(m[2])),
             };
-            for cell in orientations {
+            for cell in &setup.orientations {
                 batch[filled] = cell.map(|v| {
                     let h = q.dot_scalar(v);
-                    h - nearest(h)
+                    if SF == DEFAULT_F { h - nearest(h) } else { h }
                 });
                 filled += 1;
                 if filled == BATCH {
-                    flush(batch, &mut sum);
+                    flush(batch, active, &mut sum, stats);
                     filled = 0;
                 }
             }
         }
-        flush(&batch[..filled], &mut sum);
-        // F² is one number, so it multiplies the sum.
-        let term = fc2 * sum;
+        flush(&batch[..filled], active, &mut sum, stats);
+        let term = scale * sum;
         block.layer_sum[c] += if masked {
             block.keep[c].select(term, F::ZERO)
         } else {
             term
         };
     }
+}
+
+/// F of the nearest reflection, `(h0, k0, l0) = ceil(h − ½)` as nanoBragg rounds, from the
+/// grid; `-default_F` outside it (or where an index is NaN).
+#[inline(always)]
+fn nearest_f(grid: &HklGrid, hkl: [F; 3], default_f: F) -> F {
+    let h0 = hkl.map(|x| (x - F::splat(0.5)).ceil());
+    let mins = [grid.h_min, grid.k_min, grid.l_min].map(|m| F::splat(f64::from(m)));
+    let maxs = [grid.h_max, grid.k_max, grid.l_max].map(|m| F::splat(f64::from(m)));
+    let mut inside = h0[0].simd_ge(mins[0]) & h0[0].simd_le(maxs[0]);
+    for i in 1..3 {
+        inside &= h0[i].simd_ge(mins[i]) & h0[i].simd_le(maxs[i]);
+    }
+    let (_, kr, lr) = grid.ranges();
+    let at = (h0[0] - mins[0]).mul_add(
+        F::splat(((kr + 1) * (lr + 1)) as f64),
+        (h0[1] - mins[1]).mul_add(F::splat((lr + 1) as f64), h0[2] - mins[2]),
+    );
+    let (at, inside, default_f) = (at.to_array(), inside.to_bitmask(), default_f.to_array());
+    lanes_from(|i| {
+        if inside & (1 << i) != 0 {
+            grid.data
+                .get(at[i] as usize)
+                .copied()
+                .unwrap_or(default_f[i])
+        } else {
+            default_f[i]
+        }
+    })
+}
+
+/// F by tricubic interpolation; lanes outside the range where nanoBragg interpolates take the
+/// nearest reflection (or `-default_F`), and the first such evaluation is recorded for the
+/// warning.
+#[inline(always)]
+fn tricubic_f(
+    setup: &Setup,
+    prep: &Prepared,
+    grid: &HklGrid,
+    hkl: [F; 3],
+    active: &[bool],
+    stats: &mut RowStats,
+) -> F {
+    let Some(t) = &prep.tricubic else {
+        return nearest_f(grid, hkl, F::splat(setup.default_f));
+    };
+    let (f, done) = t.interpolate(&grid.data, hkl, active);
+    if done.iter().zip(active).all(|(&d, &a)| d || !a) {
+        return f;
+    }
+    let f = f.to_array();
+    let h = hkl.map(|x| x.to_array());
+    let mut no_latch = None;
+    lanes_from(|i| {
+        if done[i] || !active[i] {
+            f[i]
+        } else {
+            let hkl = [h[0][i], h[1][i], h[2][i]];
+            let hkl0 = hkl.map(physics::nearest_index);
+            scalar::structure_factor(setup, hkl, hkl0, &mut no_latch, stats)
+        }
+    })
 }
 
 /// (Source, orientation) pairs per batch of [`plain_sum`]'s two passes.
@@ -889,19 +991,13 @@ impl Block {
                                     }
                                 }
                             }
-                            plain(
-                                &prep.lattice,
-                                &setup.orientations,
-                                &prep.sources,
-                                self,
-                                false,
-                            );
+                            plain(setup, prep, &prep.sources, self, false, stats);
                         }
                         Some(plain) => {
                             for src in &prep.sources {
                                 self.source_setup(setup, src, nopolar_kept);
                                 let src = std::slice::from_ref(src);
-                                plain(&prep.lattice, &setup.orientations, src, self, true);
+                                plain(setup, prep, src, self, true, stats);
                             }
                         }
                         None => {
@@ -1167,25 +1263,35 @@ impl Tricubic {
             inside &= (*x - min + F::splat(3.0)).simd_le(F::splat(self.spans[i]))
                 & (*x - F::splat(2.0)).simd_ge(min);
         }
-        let base = hkl.map(|x| x.floor() - F::ONE);
-        let [wh, wk, wl] = [0, 1, 2].map(|i| cubic_weights(hkl[i] - base[i]));
+        let base = [hkl[0].floor(), hkl[1].floor(), hkl[2].floor()].map(|b| b - F::ONE);
+        let weights = |i: usize| {
+            let w = cubic_weights(hkl[i] - base[i]);
+            [
+                w[0].to_array(),
+                w[1].to_array(),
+                w[2].to_array(),
+                w[3].to_array(),
+            ]
+        };
+        let (wh, wk, wl) = (weights(0), weights(1), weights(2));
         let [sk, sl] = self.strides;
         let first = (base[0] - F::splat(self.mins[0])).mul_add(
             F::splat(sk as f64),
             (base[1] - F::splat(self.mins[1]))
                 .mul_add(F::splat(sl as f64), base[2] - F::splat(self.mins[2])),
         );
-        let [wh, wk, wl] = [wh, wk, wl].map(|w| w.map(|w| w.to_array()));
         let first = first.to_array();
-        let inside = inside.to_array();
+        let inside = inside.to_bitmask();
         let mut done = [false; LANES];
-        let f = lanes_from(|i| {
-            if !active[i] || inside[i] == 0.0 {
-                return 0.0;
+        let mut f = [0.0; LANES];
+        // A plain loop over the lanes (not a closure), so it stays inlined in the hot loop.
+        for i in 0..LANES {
+            if !active[i] || inside & (1 << i) == 0 {
+                continue;
             }
             let at = first[i] as usize;
             let Some(cube) = data.get(at..at + 3 * sk + 3 * sl + 4) else {
-                return 0.0;
+                continue;
             };
             done[i] = true;
             // F = Σ_i wh_i·(Σ_j wk_j·F[i][j][·])·wl: the four l-values of each (i, j) row are
@@ -1203,8 +1309,9 @@ impl Tricubic {
             for (t, w) in t.iter().zip(&wh) {
                 u = t.mul_add(splat(w[i]), u);
             }
-            (u * wide::f64x4::from([wl[0][i], wl[1][i], wl[2][i], wl[3][i]])).reduce_add()
-        });
+            f[i] = (u * wide::f64x4::from([wl[0][i], wl[1][i], wl[2][i], wl[3][i]])).reduce_add();
+        }
+        let f = F::from(f);
         (f, done)
     }
 }
@@ -1302,57 +1409,6 @@ mod tests {
                     "N {cells:?} hkl {hkl:?}: {simd} {reference}"
                 );
             }
-        }
-    }
-
-    /// Every instance of the hot loop (each coefficient count and parity, and the general one)
-    /// against the scalar engine: one source with q = d (1/λ = 1, no incident term), one pixel
-    /// direction ẑ, and orientations whose cells put the indices in their z components; the
-    /// orientations are repeated past one batch.
-    #[test]
-    fn plain_sum_instances_match_the_scalar_engine() {
-        let source = SourceLanes {
-            minus_inc_over_lambda: [0.0; 3],
-            inv_lambda: 1.0,
-            incident: [1.0, 0.0, 0.0],
-            b_in: [0.0, 1.0, 0.0],
-            e_in: [0.0, 0.0, 1.0],
-        };
-        let orientations: Vec<[Vec3; 3]> = HKL
-            .iter()
-            .cycle()
-            .take(3 * HKL.len() + 1)
-            .map(|h| [[0.0, 0.0, h[0]], [0.0, 0.0, h[1]], [0.0, 0.0, h[2]]])
-            .collect();
-        for cells in [
-            [10.0; 3],
-            [5.0; 3],
-            [1.0; 3],
-            [16.0; 3],
-            [4.0, 7.0, 1.0],
-            [3.0, 20.0, 8.0],
-        ] {
-            let lattice = Lattice::new(cells, 2.0);
-            let mut block = Block::new();
-            block.nvec = 1;
-            block.dz[0] = F::ONE;
-            block.layer_sum[0] = F::ZERO;
-            lattice.plain_kernel()(
-                &lattice,
-                &orientations,
-                std::slice::from_ref(&source),
-                &mut block,
-                false,
-            );
-            let simd = block.layer_sum[0].to_array()[0];
-            let reference: f64 = orientations
-                .iter()
-                .map(|o| 4.0 * reference_lattice(cells, [o[0][2], o[1][2], o[2][2]]))
-                .sum();
-            assert!(
-                (simd - reference).abs() <= 1e-10 * reference,
-                "N {cells:?}: {simd} {reference}"
-            );
         }
     }
 
