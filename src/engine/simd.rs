@@ -44,12 +44,16 @@
 //!   c = 1 gives exactly N. In C, per axis:
 //!   `c = cospi(h-h0); w = c*c; p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
 //!   F = (Na % 2 == 0) ? c*p : p;`
-//! * **The hot loop as straight-line code.** In the common case (square crystal, one F for
-//!   every reflection, no per-term factors, no compat) a monomorphised [`plain_sum`] runs the
-//!   orientations of one pixel vector with the coefficient count and parity fixed at compile
-//!   time and the sum in registers, in two passes per batch of orientations (indices, then
-//!   polynomials) so the out-of-order core overlaps independent evaluations; the three axes'
-//!   polynomial chains advance in lockstep.
+//! * **The hot loop as straight-line code.** In the common case (square crystal, no per-term
+//!   factors, no compat) a monomorphised [`plain_sum`] runs every (source, orientation) pair
+//!   of one pixel vector with the coefficient count, the parity and the source of F (one
+//!   `-default_F`, the nearest reflection of the HKL grid, or tricubic interpolation) fixed at
+//!   compile time and the sum in registers. It works in two passes per batch of pairs (the
+//!   indices, then the polynomials and F), so the out-of-order core overlaps independent
+//!   evaluations instead of waiting on the chain of one; the three axes' polynomial chains
+//!   advance in lockstep. Without dmin every source reaches every pixel, so one call covers
+//!   all sources; with dmin each source is a call whose sum is masked. Everything else (compat,
+//!   other shapes, per-term factors) runs the general loop, one evaluation at a time.
 //! * **Sine ratio (larger N).** `sin(πNδ) = ±sin(πr)` with `r = Nδ − nearest(Nδ)`; both sines
 //!   have arguments in [−π/2, π/2], so no range reduction is needed: [`sinpi`] is an odd Taylor
 //!   polynomial of degree 15 (relative error ≤ 6e-12 on [−½, ½]). The axes share one
@@ -62,8 +66,9 @@
 //!   `select` keeps or discards the result. In `compat` mode C's running-sum multiplications and
 //!   its `F_latt == 0` shortcut become selects too.
 //! * **Gathers.** `wide` has no gather: structure factors from an HKL grid are looked up lane by
-//!   lane (scalar loads); tricubic interpolation computes its range test, weights and first
-//!   index as lane vectors and reads each lane's 4×4×4 cube with four-wide loads.
+//!   lane (the nearest reflection's range test and index are lane vectors, then one scalar load
+//!   per lane); tricubic interpolation computes its range test, weights and first index as
+//!   lane vectors and reads each lane's 4×4×4 cube with four-wide loads.
 //!
 //! # What goes to the scalar engine
 //!
