@@ -45,7 +45,7 @@
 //!   `c = cospi(h-h0); w = c*c; p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
 //!   F = (Na % 2 == 0) ? c*p : p;`
 //! * **The hot loop as straight-line code.** In the common case (square crystal, no per-term
-//!   factors, no compat) a monomorphised [`plain_sum`] runs every (source, orientation) pair
+//!   factors, no compat) a monomorphised `plain_sum` runs every (source, orientation) pair
 //!   of one pixel vector with the coefficient count, the parity and the source of F (one
 //!   `-default_F`, the nearest reflection of the HKL grid, or tricubic interpolation) fixed at
 //!   compile time and the sum in registers. It works in two passes per batch of pairs (the
