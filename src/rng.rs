@@ -571,15 +571,16 @@ impl PoissonStreams {
 }
 
 impl PoissonStreams {
-    /// Four deviates at once, identical to four calls of [`PoissonStreams::draw`]: the CDF
+    /// Eight deviates at once, identical to eight calls of [`PoissonStreams::draw`]: the CDF
     /// search for means below [`INVERSION_LIMIT`] runs on vector lanes, branch-free, for its
-    /// first [`VECTOR_TERMS`] terms; lanes needing more terms, and other means, use `draw`.
-    pub fn draw4(&self, index: [u64; 4], mean: [f64; 4]) -> [f64; 4] {
-        use wide::f64x4;
-        let m = f64x4::from(mean);
+    /// first [`VECTOR_TERMS`] terms (eight lanes, two AVX2 registers, so two independent chains
+    /// hide the latency of each step); lanes needing more terms, and other means, use `draw`.
+    pub fn draw8(&self, index: [u64; 8], mean: [f64; 8]) -> [f64; 8] {
+        use wide::f64x8;
+        let m = f64x8::from(mean);
         let small = mean.map(|x| x > 0.0 && x < INVERSION_LIMIT);
         let e = (-m).exp();
-        let u = f64x4::from(std::array::from_fn::<f64, 4, _>(|i| {
+        let u = f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
             let mut stream = Stream {
                 state: stream_state_hashed(self.key, index[i]),
             };
@@ -587,15 +588,15 @@ impl PoissonStreams {
         }));
         let mut p = e;
         let mut cdf = p;
-        let mut k = f64x4::ZERO;
-        let tiny = f64x4::splat(1e-20);
+        let mut k = f64x8::ZERO;
+        let tiny = f64x8::splat(1e-20);
         let mut go = u.simd_gt(cdf) & p.simd_gt(tiny);
         for &r in &RECIP[1..=VECTOR_TERMS] {
             if !go.any() {
                 break;
             }
-            k += go.select(f64x4::ONE, f64x4::ZERO);
-            p *= m * f64x4::splat(r);
+            k += go.select(f64x8::ONE, f64x8::ZERO);
+            p *= m * f64x8::splat(r);
             cdf += p;
             go &= u.simd_gt(cdf) & p.simd_gt(tiny);
         }
@@ -610,7 +611,7 @@ impl PoissonStreams {
     }
 }
 
-/// Terms of the Poisson CDF that [`PoissonStreams::draw4`] searches on vector lanes.
+/// Terms of the Poisson CDF that [`PoissonStreams::draw8`] searches on vector lanes.
 pub const VECTOR_TERMS: usize = 24;
 
 /// A Poisson deviate (integer-valued) of the given mean, a pure function of
@@ -622,7 +623,9 @@ pub const VECTOR_TERMS: usize = 24;
 /// * `mean ≥ 10⁹`: `round(mean + √mean·z)` with `z` a Box–Muller normal deviate, floored at 0;
 ///   `+∞` returns `+∞`.
 pub fn poisson(seed: u64, index: u64, mean: f64) -> f64 {
-    PoissonStreams::new(seed).draw4([index; 4], [mean, 0.0, 0.0, 0.0])[0]
+    let mut means = [0.0; 8];
+    means[0] = mean;
+    PoissonStreams::new(seed).draw8([index; 8], means)[0]
 }
 
 // The expected values are kept exactly as C printed them (`%.9g`, 9 significant digits, which
@@ -947,7 +950,7 @@ mod tests {
     }
 
     #[test]
-    fn draw4_matches_draw_lane_by_lane() {
+    fn draw8_matches_draw_lane_by_lane() {
         let streams = PoissonStreams::new(99);
         let means = [
             0.0,
@@ -964,11 +967,11 @@ mod tests {
             -1.0,
         ];
         for start in 0..means.len() {
-            let mean: [f64; 4] = std::array::from_fn(|i| means[(start + i) % means.len()]);
-            let index: [u64; 4] = std::array::from_fn(|i| (start * 4 + i) as u64);
-            let e = wide::f64x4::from(mean.map(|m| -m)).exp().to_array();
-            let got = streams.draw4(index, mean);
-            for i in 0..4 {
+            let mean: [f64; 8] = std::array::from_fn(|i| means[(start + i) % means.len()]);
+            let index: [u64; 8] = std::array::from_fn(|i| (start * 8 + i) as u64);
+            let e = wide::f64x8::from(mean.map(|m| -m)).exp().to_array();
+            let got = streams.draw8(index, mean);
+            for i in 0..8 {
                 let want = streams.draw(index[i], mean[i], e[i]);
                 assert!(
                     got[i] == want || (got[i].is_nan() && want.is_nan()),
@@ -979,8 +982,8 @@ mod tests {
         // many small means, so the vector search and its scalar fallback both run
         for i in 0..2000u64 {
             let m = (i % 97) as f64 / 10.0;
-            let e = wide::f64x4::splat(-m).exp().to_array()[0];
-            assert_eq!(streams.draw4([i; 4], [m; 4])[0], streams.draw(i, m, e));
+            let e = wide::f64x8::splat(-m).exp().to_array()[0];
+            assert_eq!(streams.draw8([i; 8], [m; 8])[0], streams.draw(i, m, e));
         }
     }
 
