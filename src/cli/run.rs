@@ -185,7 +185,6 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             g(100.0 * omega / 4.0 / std::f64::consts::PI)
         ),
     )?;
-    let stats = image::stats(&setup, &rendered);
     let o = &job.outputs;
     let header = smv_header(&setup, &job.params);
     // Writing files is mostly the kernel copying into the page cache: each file is written on
@@ -208,6 +207,8 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
             ),
         )?;
         let writer = scope.spawn(|| io::floatfile::stage_float_image(&o.float, pixels));
+        // The statistics need only the float image: computed while it is being written.
+        let stats = image::stats(&setup, &rendered);
         line(
             out,
             &format!(
