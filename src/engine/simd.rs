@@ -193,8 +193,8 @@ pub struct Prepared {
     lattice: Lattice,
     /// The hot loop of the common case, when the render is one (see [`plain_sum`]).
     plain: Option<PlainSum>,
-    /// The grid as interpolation addresses it, when interpolating.
-    tricubic: Option<Tricubic>,
+    /// The structure-factor grid as the lane code addresses it, when there is one.
+    grid: Option<GridLanes>,
 }
 
 impl Prepared {
@@ -233,12 +233,12 @@ impl Prepared {
                 }
             })
             .collect();
-        let lattice = Lattice::new(setup.crystal.cells, setup.default_f);
-        let tricubic = Tricubic::new(setup);
-        let sf = match (&setup.grid, &tricubic) {
-            (Some(g), Some(_)) if g.count > 0 => TRICUBIC_F,
-            (Some(g), None) if g.count > 0 => NEAREST_F,
-            _ => DEFAULT_F,
+        let lattice = Lattice::new(setup.crystal.cells);
+        let grid = GridLanes::new(setup);
+        let sf = match (&grid, setup.interpolate) {
+            (Some(_), true) => TRICUBIC_F,
+            (Some(_), false) => NEAREST_F,
+            (None, _) => DEFAULT_F,
         };
         let plain = (!setup.compat
             && setup.shape == Shape::Square
@@ -251,7 +251,7 @@ impl Prepared {
             phi_rows,
             lattice,
             plain,
-            tricubic,
+            grid,
         }
     }
 }
@@ -301,12 +301,10 @@ struct Lattice {
     /// Per axis: N > [`POLYNOMIAL_MAX_N`], the sine ratio.
     ratio: [bool; 3],
     n: [f64; 3],
-    /// `default_F²`, the structure factor of the common case.
-    fc2: f64,
 }
 
 impl Lattice {
-    fn new(n: [f64; 3], default_f: f64) -> Self {
+    fn new(n: [f64; 3]) -> Self {
         let ratio = n.map(|n| n > POLYNOMIAL_MAX_N);
         let even = n.map(|n| n > 1.0 && n % 2.0 == 0.0);
         let mut coef = [[F::ZERO; KMAX]; 3];
@@ -327,7 +325,6 @@ impl Lattice {
             len,
             ratio,
             n,
-            fc2: default_f * default_f,
         }
     }
 
@@ -582,16 +579,20 @@ fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
             } else {
                 polynomial_lattice::<K, PAR>(lattice, d)
             };
-            let f = match (SF, grid) {
-                (NEAREST_F, Some(g)) => f * nearest_f(g, x, default_f),
-                (TRICUBIC_F, Some(g)) => f * tricubic_f(setup, prep, g, x, active, stats),
+            let f = match (SF, grid, &prep.grid) {
+                (NEAREST_F, Some(g), Some(lanes)) => f * lanes.nearest(&g.data, x, default_f),
+                (TRICUBIC_F, Some(g), _) => f * tricubic_f(setup, prep, g, x, active, stats),
                 _ => f,
             };
             *sum = f.mul_add(f, *sum);
         }
     };
     // F² is one number without a grid, so it multiplies the sums.
-    let scale = F::splat(if SF == DEFAULT_F { lattice.fc2 } else { 1.0 });
+    let scale = F::splat(if SF == DEFAULT_F {
+        setup.default_f * setup.default_f
+    } else {
+        1.0
+    });
     for c in 0..block.nvec {
         let d = V3 {
             x: block.dx[c],
@@ -632,35 +633,6 @@ fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
     }
 }
 
-/// F of the nearest reflection, `(h0, k0, l0) = ceil(h − ½)` as nanoBragg rounds, from the
-/// grid; `-default_F` outside it (or where an index is NaN).
-#[inline(always)]
-fn nearest_f(grid: &HklGrid, hkl: [F; 3], default_f: F) -> F {
-    let h0 = hkl.map(|x| (x - F::splat(0.5)).ceil());
-    let mins = [grid.h_min, grid.k_min, grid.l_min].map(|m| F::splat(f64::from(m)));
-    let maxs = [grid.h_max, grid.k_max, grid.l_max].map(|m| F::splat(f64::from(m)));
-    let mut inside = h0[0].simd_ge(mins[0]) & h0[0].simd_le(maxs[0]);
-    for i in 1..3 {
-        inside &= h0[i].simd_ge(mins[i]) & h0[i].simd_le(maxs[i]);
-    }
-    let (_, kr, lr) = grid.ranges();
-    let at = (h0[0] - mins[0]).mul_add(
-        F::splat(((kr + 1) * (lr + 1)) as f64),
-        (h0[1] - mins[1]).mul_add(F::splat((lr + 1) as f64), h0[2] - mins[2]),
-    );
-    let (at, inside, default_f) = (at.to_array(), inside.to_bitmask(), default_f.to_array());
-    lanes_from(|i| {
-        if inside & (1 << i) != 0 {
-            grid.data
-                .get(at[i] as usize)
-                .copied()
-                .unwrap_or(default_f[i])
-        } else {
-            default_f[i]
-        }
-    })
-}
-
 /// F by tricubic interpolation; lanes outside the range where nanoBragg interpolates take the
 /// nearest reflection (or `-default_F`), and the first such evaluation is recorded for the
 /// warning.
@@ -673,8 +645,8 @@ fn tricubic_f(
     active: &[bool],
     stats: &mut RowStats,
 ) -> F {
-    let Some(t) = &prep.tricubic else {
-        return nearest_f(grid, hkl, F::splat(setup.default_f));
+    let Some(t) = &prep.grid else {
+        return F::splat(setup.default_f);
     };
     let (f, done) = t.interpolate(&grid.data, hkl, active);
     if done.iter().zip(active).all(|(&d, &a)| d || !a) {
@@ -1167,9 +1139,9 @@ impl Block {
             let fc2 = match grid {
                 None => fc2_default,
                 Some(g) => {
-                    let (f, done) = match &prep.tricubic {
-                        Some(t) => t.interpolate(&g.data, hkl, active),
-                        None => (F::ZERO, [false; LANES]),
+                    let (f, done) = match &prep.grid {
+                        Some(t) if setup.interpolate => t.interpolate(&g.data, hkl, active),
+                        _ => (F::ZERO, [false; LANES]),
                     };
                     if done.iter().all(|&d| d) {
                         f * f
@@ -1230,27 +1202,56 @@ fn cubic_weights(t: F) -> [F; 4] {
     ]
 }
 
-/// The structure-factor grid as tricubic interpolation addresses it.
-struct Tricubic {
+/// The structure-factor grid as the lane code addresses it: bounds and strides as lane
+/// constants, computed once per render.
+struct GridLanes {
     /// Smallest h, k, l.
     mins: [f64; 3],
+    /// Largest h, k, l.
+    maxs: [f64; 3],
     /// `max − min + 1` per axis (nanoBragg's `h_range` …).
     spans: [f64; 3],
     /// Strides of h and k in [`HklGrid::data`](crate::io::HklGrid::data).
     strides: [usize; 2],
 }
 
-impl Tricubic {
+impl GridLanes {
     fn new(setup: &Setup) -> Option<Self> {
-        let g = setup
-            .grid
-            .as_deref()
-            .filter(|g| g.count > 0 && setup.interpolate)?;
+        let g = setup.grid.as_deref().filter(|g| g.count > 0)?;
         let (hr, kr, lr) = g.ranges();
-        Some(Tricubic {
+        Some(GridLanes {
             mins: [g.h_min, g.k_min, g.l_min].map(f64::from),
+            maxs: [g.h_max, g.k_max, g.l_max].map(f64::from),
             spans: [hr, kr, lr].map(|r| r as f64),
             strides: [(kr + 1) * (lr + 1), lr + 1],
+        })
+    }
+
+    /// Position in the grid's data of integer-valued (h, k, l), per lane (exact in f64).
+    #[inline(always)]
+    fn index(&self, hkl: [F; 3]) -> F {
+        let [sk, sl] = self.strides.map(|s| F::splat(s as f64));
+        let d: [F; 3] = std::array::from_fn(|i| hkl[i] - F::splat(self.mins[i]));
+        d[0].mul_add(sk, d[1].mul_add(sl, d[2]))
+    }
+
+    /// F of the nearest reflection, `(h0, k0, l0) = ceil(h − ½)` as nanoBragg rounds;
+    /// `-default_F` outside the grid (or where an index is NaN).
+    #[inline(always)]
+    fn nearest(&self, data: &[f64], hkl: [F; 3], default_f: F) -> F {
+        let h0 = hkl.map(|x| (x - F::splat(0.5)).ceil());
+        let mut inside = F::splat(f64::from_bits(u64::MAX));
+        for (i, x) in h0.iter().enumerate() {
+            inside &= x.simd_ge(F::splat(self.mins[i])) & x.simd_le(F::splat(self.maxs[i]));
+        }
+        let at = self.index(h0).to_array();
+        let (inside, default_f) = (inside.to_bitmask(), default_f.to_array());
+        lanes_from(|i| {
+            if inside & (1 << i) != 0 {
+                data.get(at[i] as usize).copied().unwrap_or(default_f[i])
+            } else {
+                default_f[i]
+            }
         })
     }
 
@@ -1280,12 +1281,7 @@ impl Tricubic {
         };
         let (wh, wk, wl) = (weights(0), weights(1), weights(2));
         let [sk, sl] = self.strides;
-        let first = (base[0] - F::splat(self.mins[0])).mul_add(
-            F::splat(sk as f64),
-            (base[1] - F::splat(self.mins[1]))
-                .mul_add(F::splat(sl as f64), base[2] - F::splat(self.mins[2])),
-        );
-        let first = first.to_array();
+        let first = self.index(base).to_array();
         let inside = inside.to_bitmask();
         let mut done = [false; LANES];
         let mut f = [0.0; LANES];
@@ -1405,7 +1401,7 @@ mod tests {
         for n in 1..=40 {
             for hkl in HKL {
                 let cells = [n as f64, 2.0, (n + 3) as f64];
-                let lattice = Lattice::new(cells, 1.0);
+                let lattice = Lattice::new(cells);
                 let d = hkl.map(|h| F::splat(h) - nearest(F::splat(h)));
                 let simd = square_lattice(&lattice, d).to_array()[0].powi(2);
                 let reference = reference_lattice(cells, hkl);
