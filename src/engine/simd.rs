@@ -52,7 +52,11 @@
 //!   indices, then the polynomials and F), so the out-of-order core overlaps independent
 //!   evaluations instead of waiting on the chain of one; the three axes' polynomial chains
 //!   advance in lockstep. Without dmin every source reaches every pixel, so one call covers
-//!   all sources; with dmin each source is a call whose sum is masked. Everything else (compat,
+//!   all sources; with dmin each source is a call whose sum is masked. With several sources
+//!   in one call, `h = q·a = (d·a)/λ + (−î/λ)·a`: the projections d·a, d·b, d·c of each
+//!   orientation are computed once per pixel vector, and `(−î/λ)·a` once per run, so a source
+//!   costs three multiply-adds per evaluation instead of twelve (C: `h = dot_product(a,
+//!   scattering)` with `scattering = (diffracted − incident)/λ`, expanded). Everything else (compat,
 //!   other shapes, per-term factors) runs the general loop, one evaluation at a time.
 //! * **Sine ratio (larger N).** `sin(πNδ) = ±sin(πr)` with `r = Nδ − nearest(Nδ)`; both sines
 //!   have arguments in [−π/2, π/2], so no range reduction is needed: [`sinpi`] is an odd Taylor
@@ -182,6 +186,9 @@ struct SourceLanes {
     /// Polarization frame: B = unit(p̂ × î), E = unit(î × B).
     b_in: Vec3,
     e_in: Vec3,
+    /// Per crystal orientation (a, b, c): (−î/λ)·a, (−î/λ)·b, (−î/λ)·c, so that
+    /// h = (d·a)/λ + (−î/λ)·a reuses d·a across sources.
+    offsets: Vec<[f64; 3]>,
 }
 
 /// Everything the SIMD loop needs beyond [`Setup`], computed once per render.
@@ -208,8 +215,14 @@ impl Prepared {
                 let inv = 1.0 / s.wavelength;
                 let b_in = vec3::unitize(vec3::cross(polar, s.incident)).0;
                 let e_in = vec3::unitize(vec3::cross(s.incident, b_in)).0;
+                let minus_inc_over_lambda = vec3::scale(s.incident, -inv);
                 SourceLanes {
-                    minus_inc_over_lambda: vec3::scale(s.incident, -inv),
+                    minus_inc_over_lambda,
+                    offsets: setup
+                        .orientations
+                        .iter()
+                        .map(|cell| cell.map(|v| vec3::dot(minus_inc_over_lambda, v)))
+                        .collect(),
                     inv_lambda: inv,
                     incident: s.incident,
                     b_in,
@@ -593,6 +606,15 @@ fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
     } else {
         1.0
     });
+    // With several sources, d·a, d·b, d·c of each orientation are computed once per vector and
+    // shared: h = (d·a)/λ + (−î/λ)·a costs one multiply-add per axis and source.
+    let shared = sources.len() > 1;
+    if shared {
+        block
+            .projections
+            .resize(setup.orientations.len(), [F::ZERO; 3]);
+    }
+    let peel = |h: F| if SF == DEFAULT_F { h - nearest(h) } else { h };
     for c in 0..block.nvec {
         let d = V3 {
             x: block.dx[c],
@@ -603,23 +625,37 @@ fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
         let batch = &mut block.batch;
         let mut sum = F::ZERO;
         let mut filled = 0;
-        for src in sources {
-            let inv = F::splat(src.inv_lambda);
-            let m = src.minus_inc_over_lambda;
-            let q = V3 {
-                x: d.x.mul_add(inv, F::splat(m[0])),
-                y: d.y.mul_add(inv, F::splat(m[1])),
-                z: d.z.mul_add(inv, F::splat(m[2])),
-            };
-            for cell in &setup.orientations {
-                batch[filled] = cell.map(|v| {
-                    let h = q.dot_scalar(v);
-                    if SF == DEFAULT_F { h - nearest(h) } else { h }
-                });
-                filled += 1;
-                if filled == BATCH {
-                    flush(batch, active, &mut sum, stats);
-                    filled = 0;
+        let mut push = |x: [F; 3], sum: &mut F, stats: &mut RowStats| {
+            batch[filled] = x;
+            filled += 1;
+            if filled == BATCH {
+                flush(batch, active, sum, stats);
+                filled = 0;
+            }
+        };
+        if shared {
+            let projections = &mut block.projections;
+            for (p, cell) in projections.iter_mut().zip(&setup.orientations) {
+                *p = cell.map(|v| d.dot_scalar(v));
+            }
+            for src in sources {
+                let inv = F::splat(src.inv_lambda);
+                for (p, off) in projections.iter().zip(&src.offsets) {
+                    let h = [0, 1, 2].map(|i| peel(p[i].mul_add(inv, F::splat(off[i]))));
+                    push(h, &mut sum, stats);
+                }
+            }
+        } else {
+            for src in sources {
+                let inv = F::splat(src.inv_lambda);
+                let m = src.minus_inc_over_lambda;
+                let q = V3 {
+                    x: d.x.mul_add(inv, F::splat(m[0])),
+                    y: d.y.mul_add(inv, F::splat(m[1])),
+                    z: d.z.mul_add(inv, F::splat(m[2])),
+                };
+                for cell in &setup.orientations {
+                    push(cell.map(|v| peel(q.dot_scalar(v))), &mut sum, stats);
                 }
             }
         }
@@ -794,6 +830,8 @@ pub struct Block {
     water_acc: [F; VECS],
     /// Peeled indices of a batch of evaluations in [`plain_sum`].
     batch: [[F; 3]; BATCH],
+    /// d·a, d·b, d·c per crystal orientation, shared by the sources in [`plain_sum`].
+    projections: Vec<[F; 3]>,
     value: [f64; BLOCK],
     /// Σω over the block's rendered sub-pixels.
     omega_total: f64,
@@ -823,6 +861,7 @@ impl Block {
             cap: [F::ZERO; VECS],
             water_acc: [F::ZERO; VECS],
             batch: [[F::ZERO; 3]; BATCH],
+            projections: Vec::new(),
             value: [0.0; BLOCK],
             omega_total: 0.0,
         })
@@ -963,6 +1002,9 @@ impl Block {
                         Some(plain) if setup.dmin == 0.0 => {
                             if !nopolar_kept {
                                 for src in &prep.sources {
+                                    if !self.polar_pending() {
+                                        break;
+                                    }
                                     for c in 0..nv {
                                         self.polarize(setup, src, c, self.mask[c]);
                                     }
@@ -1073,6 +1115,11 @@ impl Block {
             }
             self.factor[c] = factor;
         }
+    }
+
+    /// Whether a rendered lane of the block has no polarization factor yet.
+    fn polar_pending(&self) -> bool {
+        (0..self.nvec).any(|c| (self.mask[c] & self.polar[c].simd_eq(F::ZERO)).any())
     }
 
     /// The polarization factor of vector `c` from this source, on the lanes of `keep` that
