@@ -269,6 +269,44 @@ fn every_hot_loop_instance_matches_scalar() {
     }
 }
 
+/// Tricubic interpolation where neighbouring pixels share one interpolation cube (0.01 mm
+/// pixels: the SIMD engine sums a whole vector on lanes) and where each pixel of a vector has
+/// its own (0.4 mm pixels: lane by lane), against the scalar engine; and a region starting in
+/// the middle of a vector is the whole image cut out, bit for bit.
+#[test]
+fn tricubic_shared_and_separate_cubes_match_scalar() {
+    for pixel in [0.01e-3, 0.4e-3] {
+        let mut p = Params::default();
+        p.detector.set_pixels(64, 24);
+        p.detector.pixel_size = pixel;
+        p.detector.distance = 60e-3;
+        p.crystal.lattice = Lattice::cell(41e-10, 47e-10, 53e-10, deg(88.0), deg(93.0), deg(97.0));
+        p.crystal.misset = Misset::Angles([deg(11.0), deg(-23.0), deg(37.0)]);
+        p.crystal.cells = [5.0, 6.0, 7.0];
+        p.beam.wavelength = 1.3e-10;
+        p.structure_factors.default_f = 50.0;
+        p.structure_factors.grid = Some(Arc::new(grid(6, 99)));
+        p.structure_factors.interpolate = Some(true);
+        let whole = Setup::new(&p).expect("valid parameters");
+        let scalar = engine::render(&whole, Backend::Scalar);
+        let simd = engine::render(&whole, Backend::Simd);
+        let (corr, worst) = engine::agreement(&scalar.pixels, &simd.pixels);
+        assert!(
+            corr >= engine::MIN_CORRELATION && worst <= engine::MAX_RELATIVE_ERROR,
+            "pixel {pixel}: correlation {corr}, worst {worst}"
+        );
+        p.sampling.roi = Some([3, 21, 2, 9]);
+        let part = Setup::new(&p).expect("valid parameters");
+        let cut = engine::render(&part, Backend::Simd);
+        for (i, (a, b)) in simd.pixels.iter().zip(&cut.pixels).enumerate() {
+            let (f, s) = (i % simd.width, i / simd.width);
+            let inside = (3..=21).contains(&f) && (2..=9).contains(&s);
+            let want = if inside { a.to_bits() } else { 0 };
+            assert_eq!(b.to_bits(), want, "pixel {pixel}: ({f}, {s})");
+        }
+    }
+}
+
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

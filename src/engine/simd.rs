@@ -1305,9 +1305,14 @@ impl GridLanes {
     /// Tricubic interpolation of F at fractional (h, k, l), as nanoBragg.c's `polin3` computes
     /// it (the same 4×4×4 Lagrange interpolant) but with precomputed weights and direct
     /// indexing: 64 multiply-adds instead of 21 `polint` calls with 84 divisions. The range
-    /// test, the weights and the first index are lane vectors; the 4×4×4 cube is read lane by
-    /// lane (`wide` has no gather). Returns F and, per lane, whether it was interpolated:
-    /// lanes that are inactive or outside the range where nanoBragg interpolates are not.
+    /// test, the weights and the first index are lane vectors. Neighbouring pixels usually
+    /// share one cube (h, k, l change by about 1 % of an index per pixel): when every lane
+    /// of the vector is in range and has the same cube, its 64 values are broadcast and the
+    /// sum runs on lane vectors, `F = Σ_l wl ⊙ Σ_(h,k) (wh ⊙ wk)·F[h][k][l]`. Otherwise each
+    /// lane's cube is read on its own (`wide` has no gather). Which way a vector goes depends
+    /// only on its pixels' h, k, l, never on the region of interest or the thread count.
+    /// Returns F and, per lane, whether it was interpolated: lanes that are inactive or outside
+    /// the range where nanoBragg interpolates are not.
     #[inline(always)]
     fn interpolate(&self, data: &[f64], hkl: [F; 3], active: &[bool]) -> (F, [bool; LANES]) {
         let mut inside = F::splat(f64::from_bits(u64::MAX));
@@ -1317,8 +1322,35 @@ impl GridLanes {
                 & (*x - F::splat(2.0)).simd_ge(min);
         }
         let base = [hkl[0].floor(), hkl[1].floor(), hkl[2].floor()].map(|b| b - F::ONE);
-        let weights = |i: usize| {
-            let w = cubic_weights(hkl[i] - base[i]);
+        let w = [
+            cubic_weights(hkl[0] - base[0]),
+            cubic_weights(hkl[1] - base[1]),
+            cubic_weights(hkl[2] - base[2]),
+        ];
+        let [sk, sl] = self.strides;
+        let first = self.index(base).to_array();
+        let inside = inside.to_bitmask();
+        let span = 3 * sk + 3 * sl + 4;
+        if inside == (1 << LANES) - 1 && first.iter().all(|&x| x == first[0]) {
+            if let Some(cube) = data.get(first[0] as usize..first[0] as usize + span) {
+                let mut t = [F::ZERO; 4];
+                for a in 0..4 {
+                    for b in 0..4 {
+                        let whk = w[0][a] * w[1][b];
+                        let row = &cube[a * sk + b * sl..a * sk + b * sl + 4];
+                        for (t, &v) in t.iter_mut().zip(row) {
+                            *t = whk.mul_add(F::splat(v), *t);
+                        }
+                    }
+                }
+                let f = w[2][0].mul_add(
+                    t[0],
+                    w[2][1].mul_add(t[1], w[2][2].mul_add(t[2], w[2][3] * t[3])),
+                );
+                return (f, [true; LANES]);
+            }
+        }
+        let arrays = |w: &[F; 4]| {
             [
                 w[0].to_array(),
                 w[1].to_array(),
@@ -1326,10 +1358,7 @@ impl GridLanes {
                 w[3].to_array(),
             ]
         };
-        let (wh, wk, wl) = (weights(0), weights(1), weights(2));
-        let [sk, sl] = self.strides;
-        let first = self.index(base).to_array();
-        let inside = inside.to_bitmask();
+        let (wh, wk, wl) = (arrays(&w[0]), arrays(&w[1]), arrays(&w[2]));
         let mut done = [false; LANES];
         let mut f = [0.0; LANES];
         // A plain loop over the lanes (not a closure), so it stays inlined in the hot loop.
@@ -1338,7 +1367,7 @@ impl GridLanes {
                 continue;
             }
             let at = first[i] as usize;
-            let Some(cube) = data.get(at..at + 3 * sk + 3 * sl + 4) else {
+            let Some(cube) = data.get(at..at + span) else {
                 continue;
             };
             done[i] = true;
