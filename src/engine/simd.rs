@@ -72,7 +72,9 @@
 //! * **Gathers.** `wide` has no gather: structure factors from an HKL grid are looked up lane by
 //!   lane (the nearest reflection's range test and index are lane vectors, then one scalar load
 //!   per lane); tricubic interpolation computes its range test, weights and first index as
-//!   lane vectors and reads each lane's 4×4×4 cube with four-wide loads.
+//!   lane vectors and reads each lane's 4×4×4 cube with four-wide loads, except where every
+//!   lane of a vector has the same cube: then its 64 values are broadcast and the weighted
+//!   sum runs on lane vectors.
 //!
 //! # What goes to the scalar engine
 //!
