@@ -3,10 +3,12 @@
 //!
 //! Statistics follow nanoBragg.c: mean and rms over the rendered pixels (inside the region of
 //! interest and not masked), rmsd about that mean over every pixel of the region (masked ones
-//! included), the first pixel that attains the maximum. Sums are taken per row and then over
-//! rows in order, so they do not depend on the thread count.
+//! included), the first pixel that attains the maximum. Sums are taken per row (on eight
+//! lanes, whose partial sums are added in lane order) and then over rows in order, so they do
+//! not depend on the thread count.
 
 use rayon::prelude::*;
+use wide::f64x8;
 
 use crate::engine::Rendered;
 use crate::setup::Setup;
@@ -28,34 +30,64 @@ pub struct Stats {
     pub rendered: usize,
 }
 
-/// Compute nanoBragg's statistics.
+/// Eight pixels of a row as f64 lanes; past the end of `values`, 0.
+fn lanes(values: &[f32]) -> f64x8 {
+    f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
+        values.get(i).map_or(0.0, |&v| f64::from(v))
+    }))
+}
+
+/// Compute nanoBragg's statistics. Each row's sums run on eight lanes (eight partial sums
+/// added in lane order at the end of the row).
 pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
     let w = img.width;
     let [x0, x1, y0, y1] = setup.roi;
+    let region = |row: &[f32]| -> std::ops::Range<usize> {
+        if x0 > x1 || x0 >= row.len() {
+            0..0
+        } else {
+            x0..(x1 + 1).min(row.len())
+        }
+    };
     let rows: Vec<(f64, f64, usize, f64, usize)> = img
         .pixels
         .par_chunks(w)
         .enumerate()
         .map(|(s, row)| {
-            let (mut sum, mut sumsq, mut n, mut max, mut at) = (0.0, 0.0, 0, 0.0, usize::MAX);
-            if s < y0 || s > y1 || x0 > x1 {
-                return (sum, sumsq, n, max, at);
+            if s < y0 || s > y1 {
+                return (0.0, 0.0, 0, 0.0, usize::MAX);
             }
+            let range = region(row);
             let mask = setup.mask.as_deref().map(|m| &m[s * w..(s + 1) * w]);
-            for (f, &v) in row.iter().enumerate().take(x1 + 1).skip(x0) {
-                if mask.is_some_and(|m| m[f] == 0) {
-                    continue;
-                }
-                let v = v as f64;
-                if v > max {
-                    max = v;
-                    at = f;
-                }
+            let (mut sum, mut sumsq, mut max) = (f64x8::ZERO, f64x8::ZERO, f64x8::ZERO);
+            let mut n = 0;
+            for f in range.clone().step_by(8) {
+                let end = (f + 8).min(range.end);
+                let keep: [bool; 8] =
+                    std::array::from_fn(|i| f + i < end && mask.is_none_or(|m| m[f + i] != 0));
+                n += keep.iter().filter(|&&k| k).count();
+                let keep =
+                    f64x8::from(keep.map(|k| if k { f64::from_bits(u64::MAX) } else { 0.0 }));
+                let v = keep & lanes(&row[f..end]);
                 sum += v;
-                sumsq += v * v;
-                n += 1;
+                sumsq = v.mul_add(v, sumsq);
+                // `>` leaves NaN out, as nanoBragg's `if (v > max)` does.
+                max = v.simd_gt(max).select(v, max);
             }
-            (sum, sumsq, n, max, at)
+            let max = max
+                .to_array()
+                .into_iter()
+                .fold(0.0, |m, v| if v > m { v } else { m });
+            // The first rendered pixel that attains it.
+            let at = if max > 0.0 {
+                range
+                    .clone()
+                    .find(|&f| f64::from(row[f]) == max && mask.is_none_or(|m| m[f] != 0))
+                    .unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            };
+            (sum.reduce_add(), sumsq.reduce_add(), n, max, at)
         })
         .collect();
     let mut max = 0.0;
@@ -78,11 +110,21 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
             .enumerate()
             .filter(|(s, _)| *s >= y0 && *s <= y1)
             .map(|(_, row)| {
-                let part = &row[x0..=x1.min(w - 1)];
-                (
-                    part.iter().map(|&v| (v as f64 - mean).powi(2)).sum(),
-                    part.len(),
-                )
+                let range = region(row);
+                let mut dev = f64x8::ZERO;
+                for f in range.clone().step_by(8) {
+                    let end = (f + 8).min(range.end);
+                    let keep = f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
+                        if f + i < end {
+                            f64::from_bits(u64::MAX)
+                        } else {
+                            0.0
+                        }
+                    }));
+                    let d = keep & (lanes(&row[f..end]) - f64x8::splat(mean));
+                    dev = d.mul_add(d, dev);
+                }
+                (dev.reduce_add(), range.len())
             })
             .collect()
     } else {
@@ -200,4 +242,101 @@ pub fn to_u8(setup: &Setup, img: &Rendered, scale: f64) -> Vec<u8> {
     let mut out = vec![0u8; img.pixels.len()];
     fill_u8(setup, img, scale, 0, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::{Lattice, Params};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    /// nanoBragg's statistics pixel by pixel, in scan order: the reference for [`stats`].
+    fn naive(setup: &Setup, img: &Rendered) -> (f64, Option<(usize, usize)>, f64, f64, f64, usize) {
+        let [x0, x1, y0, y1] = setup.roi;
+        let (mut sum, mut sumsq, mut n, mut max, mut at) = (0.0, 0.0, 0, 0.0, None);
+        for s in y0..=y1.min(img.height - 1) {
+            for f in x0..=x1.min(img.width - 1) {
+                if setup
+                    .mask
+                    .as_ref()
+                    .is_some_and(|m| m[s * img.width + f] == 0)
+                {
+                    continue;
+                }
+                let v = f64::from(img.pixels[s * img.width + f]);
+                if v > max {
+                    max = v;
+                    at = Some((f, s));
+                }
+                sum += v;
+                sumsq += v * v;
+                n += 1;
+            }
+        }
+        let mean = sum / n.max(1) as f64;
+        let (mut dev, mut m) = (0.0, 0);
+        for s in y0..=y1.min(img.height - 1) {
+            for f in x0..=x1.min(img.width - 1) {
+                dev += (f64::from(img.pixels[s * img.width + f]) - mean).powi(2);
+                m += 1;
+            }
+        }
+        let rms = (sumsq / (n.max(2) - 1) as f64).sqrt();
+        let rmsd = (dev / (m.max(2) - 1) as f64).sqrt();
+        (max, at, mean, rms, rmsd, n)
+    }
+
+    proptest! {
+        #[test]
+        fn lane_sums_match_the_pixel_loop(
+            width in 1usize..40,
+            height in 1usize..6,
+            seed in any::<u64>(),
+            roi in prop::array::uniform4(0usize..45),
+            masked in any::<bool>(),
+        ) {
+            let mut p = Params::default();
+            p.detector.set_pixels(width, height);
+            let right = std::f64::consts::FRAC_PI_2;
+            p.crystal.lattice = Lattice::cell(50e-10, 50e-10, 50e-10, right, right, right);
+            p.structure_factors.default_f = 1.0;
+            let mut setup = Setup::new(&p).expect("valid parameters");
+            let [a, b, c, d] = roi;
+            setup.roi = [a.min(b), a.max(b), c.min(d), c.max(d)];
+            let mut x = seed | 1;
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let pixels: Vec<f32> = (0..width * height)
+                .map(|_| match next() % 10 {
+                    0 => f32::NAN,
+                    1 => 0.0,
+                    2 => -1.5,
+                    r => (next() % 1000) as f32 / 7.0 + r as f32,
+                })
+                .collect();
+            if masked {
+                setup.mask = Some(Arc::new((0..width * height).map(|_| (next() % 3) as u16).collect()));
+            }
+            let img = Rendered { width, height, pixels, omega_sum: 0.0, interpolation_miss: None };
+            let got = stats(&setup, &img);
+            let (max, at, mean, rms, rmsd, n) = naive(&setup, &img);
+            prop_assert_eq!(got.max, max);
+            prop_assert_eq!(got.rendered, n);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs() || (a.is_nan() && b.is_nan());
+            prop_assert!(close(got.mean, mean), "{} {}", got.mean, mean);
+            prop_assert!(close(got.rms, rms), "{} {}", got.rms, rms);
+            prop_assert!(close(got.rmsd, rmsd), "{} {}", got.rmsd, rmsd);
+            let sub = setup.detector.pixel_size / setup.oversample as f64;
+            let position = at.map_or([0.0, 0.0], |(f, s)| {
+                let o = setup.oversample;
+                [sub * (f * o + o - 1) as f64 + sub / 2.0, sub * (s * o + o - 1) as f64 + sub / 2.0]
+            });
+            prop_assert_eq!(got.max_position, position);
+        }
+    }
 }
