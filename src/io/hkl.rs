@@ -38,7 +38,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::io::atomic::{Staged, stage};
-use crate::io::text::{numbered_lines, parse_number, show};
+use crate::io::text::{c_tokens, numbered_lines, parse_number, show, trim_c_space};
 
 /// Largest |h|, |k| or |l| accepted.
 pub const MAX_INDEX: i32 = 100_000;
@@ -177,11 +177,6 @@ impl HklGrid {
     }
 }
 
-/// `c` separates HKL columns (ASCII whitespace, vertical tab included).
-fn is_sep(c: char) -> bool {
-    c.is_ascii_whitespace() || c == '\x0b'
-}
-
 /// Parses one Miller index column.
 fn miller(token: &str, name: &str) -> std::result::Result<i32, String> {
     let v =
@@ -205,10 +200,7 @@ fn miller(token: &str, name: &str) -> std::result::Result<i32, String> {
 fn parse_line(line: &str) -> std::result::Result<(i32, i32, i32, f64), String> {
     let mut tokens = [""; 4];
     let mut found = 0;
-    for (slot, t) in tokens
-        .iter_mut()
-        .zip(line.split(is_sep).filter(|t| !t.is_empty()))
-    {
+    for (slot, t) in tokens.iter_mut().zip(c_tokens(line)) {
         *slot = t;
         found += 1;
     }
@@ -241,7 +233,7 @@ fn parse_part(bytes: &[u8]) -> Part {
     let mut entries = Vec::new();
     let mut b = [i32::MAX, i32::MIN, i32::MAX, i32::MIN, i32::MAX, i32::MIN];
     for (line_no, line) in numbered_lines(bytes) {
-        let line = line.trim_matches(is_sep);
+        let line = trim_c_space(&line);
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
         }
@@ -355,9 +347,7 @@ pub fn read_fdump(path: &Path) -> Result<HklGrid> {
             ))
         })?;
     let header_text = String::from_utf8_lossy(&bytes[..ff]);
-    let numbers: Vec<i32> = header_text
-        .split(is_sep)
-        .filter(|t| !t.is_empty())
+    let numbers: Vec<i32> = c_tokens(&header_text)
         .map(|t| t.parse::<i32>())
         .collect::<std::result::Result<_, _>>()
         .unwrap_or_default();

@@ -116,6 +116,16 @@ pub(crate) fn parse_number(token: &str) -> Option<f64> {
     if let Some((int, frac)) = digits.split_once('.') {
         let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if plain(int) && plain(frac) {
+            if int.len() + frac.len() <= 15 {
+                // Clinger's fast path: the digits as an integer below 10¹⁵ and 10^frac are
+                // both exact in f64, so their quotient is the correctly rounded value.
+                let m = int
+                    .bytes()
+                    .chain(frac.bytes())
+                    .fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) as f64;
+                let v = m / POW10[frac.len()];
+                return Some(if token.starts_with('-') { -v } else { v });
+            }
             return token.parse().ok();
         }
     }
@@ -123,6 +133,45 @@ pub(crate) fn parse_number(token: &str) -> Option<f64> {
         Some((v, n)) if n == token.len() => Some(v),
         _ => None,
     }
+}
+
+/// 10⁰ … 10¹⁵, exact in f64.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// The tokens of `line` between runs of C `isspace` characters. The separators are ASCII
+/// bytes, so the tokens are cut at character boundaries without decoding characters.
+pub(crate) fn c_tokens(line: &str) -> impl Iterator<Item = &str> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() && is_c_space(bytes[i]) {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return None;
+        }
+        let start = i;
+        while i < bytes.len() && !is_c_space(bytes[i]) {
+            i += 1;
+        }
+        Some(&line[start..i])
+    })
+}
+
+/// `line` without leading and trailing C `isspace` characters.
+pub(crate) fn trim_c_space(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|&b| !is_c_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_c_space(b))
+        .map_or(start, |e| e + 1);
+    &line[start..end]
 }
 
 /// A token made safe and short for an error message.
@@ -146,7 +195,11 @@ pub(crate) fn numbered_lines(
 ) -> impl Iterator<Item = (usize, std::borrow::Cow<'_, str>)> + '_ {
     bytes.split(|b| *b == b'\n').enumerate().map(|(i, raw)| {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        (i + 1, String::from_utf8_lossy(raw))
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
+        (i + 1, text)
     })
 }
 
@@ -205,6 +258,31 @@ mod tests {
                 prop_assert!(n <= bytes.len());
             }
             let _ = atof(&bytes);
+        }
+
+        #[test]
+        fn plain_decimals_parse_correctly_rounded(
+            int in "[0-9]{1,12}",
+            frac in "[0-9]{1,12}",
+            sign in prop::sample::select(vec!["", "-", "+"]),
+        ) {
+            let text = format!("{sign}{int}.{frac}");
+            let want: f64 = text.parse().unwrap();
+            prop_assert_eq!(parse_number(&text).map(f64::to_bits), Some(want.to_bits()));
+            prop_assert_eq!(strtod_prefix(text.as_bytes()), Some((want, text.len())));
+        }
+
+        #[test]
+        fn c_tokens_split_at_c_spaces(line in "[ a\t\x0b\x0c\r\u{e9}1.]{0,30}") {
+            let want: Vec<&str> = line
+                .split(|c: char| c.is_ascii() && is_c_space(c as u8))
+                .filter(|t| !t.is_empty())
+                .collect();
+            prop_assert_eq!(c_tokens(&line).collect::<Vec<_>>(), want);
+            prop_assert_eq!(
+                trim_c_space(&line),
+                line.trim_matches(|c: char| c.is_ascii() && is_c_space(c as u8))
+            );
         }
 
         #[test]
