@@ -446,11 +446,9 @@ pub fn stage_fdump(path: &Path, grid: &HklGrid) -> Result<Staged> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::scratch;
+    use crate::io::{golden_dir, scratch};
     use proptest::prelude::*;
     use std::path::PathBuf;
-
-    const INPUTS: &str = "/work/shared/golden/inputs";
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -460,10 +458,7 @@ mod tests {
 
     #[test]
     fn sparse_golden_input() {
-        let path = Path::new(INPUTS).join("sparse.hkl");
-        if !path.exists() {
-            return;
-        }
+        let path = golden_dir().join("inputs/sparse.hkl");
         let g = read_hkl(&path, 0.0).unwrap();
         assert_eq!(g.bounds(), [-1, 2, 0, 2, 0, 1]);
         assert_eq!(g.ranges(), (4, 3, 2));
@@ -489,10 +484,7 @@ mod tests {
 
     #[test]
     fn p1_golden_input_and_fdump_round_trip() {
-        let path = Path::new(INPUTS).join("P1.hkl");
-        if !path.exists() {
-            return;
-        }
+        let path = golden_dir().join("inputs/P1.hkl");
         let g = read_hkl(&path, 0.0).unwrap();
         assert_eq!(g.bounds(), [-12, 12, -12, 12, -12, 12]);
         assert_eq!(g.count, 15625);

@@ -80,11 +80,8 @@ mod tests {
 
     #[test]
     fn golden_matrix() {
-        let path = Path::new("/work/shared/golden/inputs/A.mat");
-        if !path.exists() {
-            return;
-        }
-        let m = read_mosflm_matrix(path).unwrap();
+        let path = crate::io::golden_dir().join("inputs/A.mat");
+        let m = read_mosflm_matrix(&path).unwrap();
         assert_eq!(m[0], [0.0112073677, -0.0056240975, 0.0033326311]);
         assert_eq!(m[1], [0.0052260814, 0.0080631106, -0.0170123994]);
         assert_eq!(m[2], [0.0026284664, 0.0079486872, 0.0196153019]);

@@ -88,6 +88,22 @@ mod tests {
     }
 }
 
+/// The golden data of the C program (`$NANOBRAGG_GOLDEN_DIR`, else `../shared/golden` beside
+/// the crate), as the integration tests find them; panics (fails the test) if it is missing.
+#[cfg(test)]
+pub(crate) fn golden_dir() -> std::path::PathBuf {
+    let dir = match std::env::var_os("NANOBRAGG_GOLDEN_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"),
+    };
+    assert!(
+        dir.join("cases.json").is_file(),
+        "golden data not found in {} (set NANOBRAGG_GOLDEN_DIR to the golden directory)",
+        dir.display()
+    );
+    dir
+}
+
 /// A fresh, empty scratch directory for one test, unique per process and call.
 #[cfg(test)]
 pub(crate) fn scratch(name: &str) -> std::path::PathBuf {

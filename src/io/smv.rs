@@ -434,7 +434,7 @@ pub fn read_smv(path: &Path) -> Result<SmvImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::scratch;
+    use crate::io::{golden_dir, scratch};
     use proptest::prelude::*;
     use std::path::PathBuf;
 
@@ -465,8 +465,6 @@ mod tests {
         }
     }
 
-    const GOLDEN: &str = "/work/shared/golden";
-
     #[test]
     fn header_matches_nanobragg_byte_for_byte() {
         let block = p01_header().to_bytes();
@@ -476,22 +474,18 @@ mod tests {
         assert!(text.contains("\nDIALS_ORIGIN=-12.9,12.9,-100\nXDS_ORGX=129.5;\n"));
         assert!(text.contains("BEAMLINE=fake;\n}\x0c    "));
         assert!(text.ends_with(' '));
-        let golden = PathBuf::from(GOLDEN).join("p01_cubic/int.img");
-        if let Ok(file) = std::fs::read(&golden) {
-            assert_eq!(
-                &file[..512],
-                &block[..],
-                "differs from nanoBragg's int.img header"
-            );
-        }
+        let file = std::fs::read(golden_dir().join("p01_cubic/int.img")).unwrap();
+        assert_eq!(
+            &file[..512],
+            &block[..],
+            "differs from nanoBragg's int.img header"
+        );
     }
 
     #[test]
     fn golden_int_image_round_trips_bit_for_bit() {
-        let golden = PathBuf::from(GOLDEN).join("p01_cubic/int.img");
-        let Ok(original) = std::fs::read(&golden) else {
-            return;
-        };
+        let golden = golden_dir().join("p01_cubic/int.img");
+        let original = std::fs::read(&golden).unwrap();
         let img = read_smv(&golden).unwrap();
         assert_eq!((img.size1, img.size2, img.header_bytes), (256, 256, 512));
         let dir = scratch("smvgold");
@@ -528,11 +522,7 @@ mod tests {
 
     #[test]
     fn golden_mask_loads() {
-        let path = PathBuf::from(GOLDEN).join("inputs/mask.img");
-        let Ok(img) = read_smv(&path) else {
-            assert!(!path.exists(), "mask.img should load");
-            return;
-        };
+        let img = read_smv(&golden_dir().join("inputs/mask.img")).unwrap();
         assert_eq!((img.size1, img.size2, img.header_bytes), (256, 256, 512));
         assert_eq!(img.data.len(), 65536);
         assert_eq!(img.value("PIXEL_SIZE"), Some(0.1));

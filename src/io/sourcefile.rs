@@ -102,11 +102,8 @@ mod tests {
 
     #[test]
     fn golden_sources() {
-        let path = Path::new("/work/shared/golden/inputs/sources.txt");
-        if !path.exists() {
-            return;
-        }
-        let s = read_source_file(path).unwrap();
+        let path = crate::io::golden_dir().join("inputs/sources.txt");
+        let s = read_source_file(&path).unwrap();
         assert_eq!(s.len(), 5);
         assert_eq!(s[0].position, [Some(-10.0), Some(0.0), Some(0.0)]);
         assert_eq!(s[0].weight, Some(1.0));
