@@ -214,6 +214,33 @@ fn params() -> impl Strategy<Value = Params> {
         })
 }
 
+/// A triclinic, misset crystal of `cells` unit cells, λ = 1.3 Å, `-default_F 50`, on a
+/// `pixels` detector of `pixel`-sized pixels at 60 mm.
+fn triclinic(pixels: [usize; 2], pixel: f64, cells: [f64; 3]) -> Params {
+    let mut p = Params::default();
+    p.detector.set_pixels(pixels[0], pixels[1]);
+    p.detector.pixel_size = pixel;
+    p.detector.distance = 60e-3;
+    p.crystal.lattice = Lattice::cell(41e-10, 47e-10, 53e-10, deg(88.0), deg(93.0), deg(97.0));
+    p.crystal.misset = Misset::Angles([deg(11.0), deg(-23.0), deg(37.0)]);
+    p.crystal.cells = cells;
+    p.beam.wavelength = 1.3e-10;
+    p.structure_factors.default_f = 50.0;
+    p
+}
+
+/// Renders `setup` with both engines and asserts they agree (`context` names the case).
+fn engines_agree(setup: &Setup, context: &str) -> (engine::Rendered, engine::Rendered) {
+    let scalar = engine::render(setup, Backend::Scalar);
+    let simd = engine::render(setup, Backend::Simd);
+    let (corr, worst) = engine::agreement(&scalar.pixels, &simd.pixels);
+    assert!(
+        corr >= engine::MIN_CORRELATION && worst <= engine::MAX_RELATIVE_ERROR,
+        "{context}: correlation {corr}, worst {worst}"
+    );
+    (scalar, simd)
+}
+
 /// Every family of the SIMD engine's compiled hot loop — each polynomial length with odd,
 /// even and mixed N, the sine ratio above N = 16, and F from `-default_F`, the nearest
 /// reflection or tricubic interpolation — against the scalar engine on a small image with a
@@ -233,34 +260,20 @@ fn every_hot_loop_instance_matches_scalar() {
             (Some(true), 0.0),
             (Some(true), 9e-10),
         ] {
-            let mut p = Params::default();
-            p.detector.set_pixels(40, 32);
-            p.detector.pixel_size = 0.4e-3;
-            p.detector.distance = 60e-3;
-            p.crystal.lattice =
-                Lattice::cell(41e-10, 47e-10, 53e-10, deg(88.0), deg(93.0), deg(97.0));
-            p.crystal.misset = Misset::Angles([deg(11.0), deg(-23.0), deg(37.0)]);
-            p.crystal.cells = n;
-            p.beam.wavelength = 1.3e-10;
+            let mut p = triclinic([40, 32], 0.4e-3, n);
             p.rotation.mosaic_spread = Some(deg(0.4));
             p.rotation.mosaic_domains = Some(3);
             p.rotation.mosaic_seed = 7;
             p.rotation.osc = Some(deg(0.2));
             p.rotation.phisteps = Some(2);
             p.sampling.dmin = dmin;
-            p.structure_factors.default_f = 50.0;
             if let Some(interpolate) = table {
                 p.structure_factors.grid = Some(Arc::new(grid(6, 99)));
                 p.structure_factors.interpolate = Some(interpolate);
             }
             let setup = Setup::new(&p).expect("valid parameters");
-            let scalar = engine::render(&setup, Backend::Scalar);
-            let simd = engine::render(&setup, Backend::Simd);
-            let (corr, worst) = engine::agreement(&scalar.pixels, &simd.pixels);
-            assert!(
-                corr >= engine::MIN_CORRELATION && worst <= engine::MAX_RELATIVE_ERROR,
-                "N {n:?}, table {table:?}, dmin {dmin}: correlation {corr}, worst {worst}"
-            );
+            let (scalar, simd) =
+                engines_agree(&setup, &format!("N {n:?}, table {table:?}, dmin {dmin}"));
             assert_eq!(
                 scalar.interpolation_miss.is_some(),
                 simd.interpolation_miss.is_some()
@@ -276,25 +289,11 @@ fn every_hot_loop_instance_matches_scalar() {
 #[test]
 fn tricubic_shared_and_separate_cubes_match_scalar() {
     for pixel in [0.01e-3, 0.4e-3] {
-        let mut p = Params::default();
-        p.detector.set_pixels(64, 24);
-        p.detector.pixel_size = pixel;
-        p.detector.distance = 60e-3;
-        p.crystal.lattice = Lattice::cell(41e-10, 47e-10, 53e-10, deg(88.0), deg(93.0), deg(97.0));
-        p.crystal.misset = Misset::Angles([deg(11.0), deg(-23.0), deg(37.0)]);
-        p.crystal.cells = [5.0, 6.0, 7.0];
-        p.beam.wavelength = 1.3e-10;
-        p.structure_factors.default_f = 50.0;
+        let mut p = triclinic([64, 24], pixel, [5.0, 6.0, 7.0]);
         p.structure_factors.grid = Some(Arc::new(grid(6, 99)));
         p.structure_factors.interpolate = Some(true);
         let whole = Setup::new(&p).expect("valid parameters");
-        let scalar = engine::render(&whole, Backend::Scalar);
-        let simd = engine::render(&whole, Backend::Simd);
-        let (corr, worst) = engine::agreement(&scalar.pixels, &simd.pixels);
-        assert!(
-            corr >= engine::MIN_CORRELATION && worst <= engine::MAX_RELATIVE_ERROR,
-            "pixel {pixel}: correlation {corr}, worst {worst}"
-        );
+        let (_, simd) = engines_agree(&whole, &format!("pixel {pixel}"));
         p.sampling.roi = Some([3, 21, 2, 9]);
         let part = Setup::new(&p).expect("valid parameters");
         let cut = engine::render(&part, Backend::Simd);
