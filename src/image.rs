@@ -37,6 +37,17 @@ fn lanes(values: &[f32]) -> f64x8 {
     }))
 }
 
+/// All-ones lanes where `keep(i)`, zero elsewhere: `mask & x` keeps those lanes of `x`.
+fn lane_mask(keep: impl Fn(usize) -> bool) -> f64x8 {
+    f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
+        if keep(i) {
+            f64::from_bits(u64::MAX)
+        } else {
+            0.0
+        }
+    }))
+}
+
 /// Compute nanoBragg's statistics. Each row's sums run on eight lanes (eight partial sums
 /// added in lane order at the end of the row).
 pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
@@ -63,12 +74,9 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
             let mut n = 0;
             for f in range.clone().step_by(8) {
                 let end = (f + 8).min(range.end);
-                let keep: [bool; 8] =
-                    std::array::from_fn(|i| f + i < end && mask.is_none_or(|m| m[f + i] != 0));
-                n += keep.iter().filter(|&&k| k).count();
-                let keep =
-                    f64x8::from(keep.map(|k| if k { f64::from_bits(u64::MAX) } else { 0.0 }));
-                let v = keep & lanes(&row[f..end]);
+                let keep = |i: usize| f + i < end && mask.is_none_or(|m| m[f + i] != 0);
+                n += (0..8).filter(|&i| keep(i)).count();
+                let v = lane_mask(keep) & lanes(&row[f..end]);
                 sum += v;
                 sumsq = v.mul_add(v, sumsq);
                 // `>` leaves NaN out, as nanoBragg's `if (v > max)` does.
@@ -114,14 +122,7 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
                 let mut dev = f64x8::ZERO;
                 for f in range.clone().step_by(8) {
                     let end = (f + 8).min(range.end);
-                    let keep = f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
-                        if f + i < end {
-                            f64::from_bits(u64::MAX)
-                        } else {
-                            0.0
-                        }
-                    }));
-                    let d = keep & (lanes(&row[f..end]) - f64x8::splat(mean));
+                    let d = lane_mask(|i| f + i < end) & (lanes(&row[f..end]) - f64x8::splat(mean));
                     dev = d.mul_add(d, dev);
                 }
                 (dev.reduce_add(), range.len())

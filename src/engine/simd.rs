@@ -1349,7 +1349,7 @@ impl GridLanes {
                     t[0],
                     w[2][1].mul_add(t[1], w[2][2].mul_add(t[2], w[2][3] * t[3])),
                 );
-                return (f, [true; LANES]);
+                return (f, std::array::from_fn(|i| active[i]));
             }
         }
         let arrays = |w: &[F; 4]| {

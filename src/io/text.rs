@@ -103,31 +103,23 @@ pub(crate) fn atof(s: &[u8]) -> f64 {
 
 /// Parses a whole token as a number with C syntax; `None` unless every byte is used.
 pub(crate) fn parse_number(token: &str) -> Option<f64> {
-    // Fast path, same value: an optionally signed integer of up to 15 digits is exact in f64.
+    // Fast paths, same value, for plain numbers: digits, optionally a point and more digits.
     let digits = token.strip_prefix(['-', '+']).unwrap_or(token);
-    if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let v = digits
-            .bytes()
-            .fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) as f64;
-        return Some(if token.starts_with('-') { -v } else { v });
-    }
-    // Fast path, same value: digits, one point, digits is a decimal Rust parses correctly
-    // rounded, as strtod does.
-    if let Some((int, frac)) = digits.split_once('.') {
-        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if plain(int) && plain(frac) {
-            if int.len() + frac.len() <= 15 {
-                // Clinger's fast path: the digits as an integer below 10¹⁵ and 10^frac are
-                // both exact in f64, so their quotient is the correctly rounded value.
-                let m = int
-                    .bytes()
-                    .chain(frac.bytes())
-                    .fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) as f64;
-                let v = m / POW10[frac.len()];
-                return Some(if token.starts_with('-') { -v } else { v });
-            }
-            return token.parse().ok();
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !int.is_empty() && plain(int) && plain(frac) {
+        if int.len() + frac.len() <= 15 {
+            // Clinger's fast path: the digits as an integer below 10¹⁵ and 10^frac are both
+            // exact in f64, so their quotient is the correctly rounded value.
+            let m = int
+                .bytes()
+                .chain(frac.bytes())
+                .fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) as f64;
+            let v = m / POW10[frac.len()];
+            return Some(if token.starts_with('-') { -v } else { v });
         }
+        // Longer: Rust parses these correctly rounded, as strtod does.
+        return token.parse().ok();
     }
     match strtod_prefix(token.as_bytes()) {
         Some((v, n)) if n == token.len() => Some(v),
@@ -261,15 +253,16 @@ mod tests {
         }
 
         #[test]
-        fn plain_decimals_parse_correctly_rounded(
-            int in "[0-9]{1,12}",
-            frac in "[0-9]{1,12}",
+        fn plain_numbers_parse_correctly_rounded(
+            int in "[0-9]{1,18}",
+            frac in "[0-9]{0,12}",
             sign in prop::sample::select(vec!["", "-", "+"]),
         ) {
-            let text = format!("{sign}{int}.{frac}");
-            let want: f64 = text.parse().unwrap();
-            prop_assert_eq!(parse_number(&text).map(f64::to_bits), Some(want.to_bits()));
-            prop_assert_eq!(strtod_prefix(text.as_bytes()), Some((want, text.len())));
+            for text in [format!("{sign}{int}"), format!("{sign}{int}.{frac}")] {
+                let want: f64 = text.parse().unwrap();
+                prop_assert_eq!(parse_number(&text).map(f64::to_bits), Some(want.to_bits()));
+                prop_assert_eq!(strtod_prefix(text.as_bytes()), Some((want, text.len())));
+            }
         }
 
         #[test]
