@@ -15,6 +15,7 @@
 //! and rendered cases are kept to [`MAX_RENDER_WORK`] inner-loop evaluations.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use nanobragg::cli::{self, ParseOutcome};
@@ -40,14 +41,20 @@ const MAX_ARGV_TOKENS: usize = 128;
 /// Largest |h|, |k| or |l| the HKL readers accept.
 const MAX_INDEX: i64 = nanobragg::io::hkl::MAX_INDEX as i64;
 
-/// The per-process scratch directory, created on first use.
-fn scratch_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("nanobragg-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create the fuzzing scratch directory");
-        dir
-    })
+/// This thread's scratch directory, created on first use. Per thread, because the corpus
+/// tests replay several targets on parallel threads and the checks reuse file names.
+fn scratch_dir() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static DIR: PathBuf = {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir()
+                .join(format!("nanobragg-fuzz-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create the fuzzing scratch directory");
+            dir
+        };
+    }
+    DIR.with(PathBuf::clone)
 }
 
 /// The scratch file `name`, holding `data`.
