@@ -30,28 +30,30 @@
 //!
 //! * **Hoisting.** The crystal's real-space vectors for every (φ step, mosaic domain) pair are
 //!   computed once per run (setup), not per pixel, sub-pixel and source as in C; inside the hot
-//!   loop they are nine broadcast scalars. Per source, `1/λ`, `−î/λ` and the polarization frame
-//!   (`B = p̂×î`, `E = î×B`) are computed once.
+//!   loop they are nine lane vectors read as memory operands. Per source, `1/λ`, `−î/λ` and the
+//!   polarization frame (`B = p̂×î`, `E = î×B`) are computed once.
 //! * **Integer peel.** For an integer N, `sin(πNh)/sin(πh) = ±sin(πNδ)/sin(πδ)` with
 //!   `δ = h − h0` (h0 the nearest integer, `nearest`: two additions), so |δ| ≤ ½. Only
 //!   F_latt² enters the intensity, so signs are dropped.
-//! * **Chebyshev polynomial (N ≤ [`POLYNOMIAL_MAX_N`]).** `sin(Nθ)/sin θ = U_{N−1}(cos θ)`,
-//!   the Chebyshev polynomial of the second kind, with θ = πδ. It has the parity of N − 1, so
-//!   `U_{N−1}(c) = c^e·P(c²)` (e = 1 for even N) with ⌈N/2⌉ integer coefficients, computed at
-//!   setup (`U₉ = c·(512c⁸ − 1024c⁶ + 672c⁴ − 160c² + 10)`). [`cospi`] is a near-minimax
-//!   polynomial (absolute error ≤ 3e-15, exactly 1 at 0), then Horner's scheme in w = c²:
-//!   about N/2 + 9 multiply-adds per axis, no division and no special case at the peak, where
-//!   c = 1 gives exactly N. In C, per axis:
-//!   `c = cospi(h-h0); w = c*c; p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
-//!   F = (Na % 2 == 0) ? c*p : p;`
+//! * **Chebyshev polynomial as a root product (N ≤ [`POLYNOMIAL_MAX_N`]).**
+//!   `sin(Nθ)/sin θ = U_{N−1}(cos θ)`, the Chebyshev polynomial of the second kind, with
+//!   θ = πδ. [`cospi`] is a near-minimax polynomial (absolute error ≤ 3e-15, exactly 1 at 0).
+//!   U_{N−1}'s roots are known, `cos(kπ/N)`, so it is evaluated as a product over them in
+//!   w = c² (odd N) or, for even N = 2M, through `U_{2M−1}(c) = 2c·U_{M−1}(2c² − 1)` in
+//!   z = t² with t = c² − ½, which halves the roots (see [`Axis`]): each root costs a
+//!   subtraction, which runs beside the multiply-adds, and a multiplication, and the leading
+//!   coefficients, powers of two, multiply the finished sum. No division and no special case
+//!   at the peak. In C, per axis for N = 10 (roots r₁ = cos²(π/5)/4, r₂ = cos²(2π/5)/4):
+//!   `c = cospi(h-h0); t = c*c - 0.5; z = t*t; A = (z - r1)*(z - r2); W = t + 0.5;`
+//!   then `F_latt² = 2^54·(W_h·W_k·W_l)·(A_h·A_k·A_l)²`.
 //! * **The hot loop as straight-line code.** In the common case (square crystal, no per-term
 //!   factors, no compat) a monomorphised `plain_sum` runs every (source, orientation) pair
-//!   of one pixel vector with the coefficient count, the parity and the source of F (one
+//!   of one pixel vector with N (when the three axes share one) and the source of F (one
 //!   `-default_F`, the nearest reflection of the HKL grid, or tricubic interpolation) fixed at
 //!   compile time and the sum in registers. It works in two passes per batch of pairs (the
 //!   indices, then the polynomials and F), so the out-of-order core overlaps independent
-//!   evaluations instead of waiting on the chain of one; the three axes' polynomial chains
-//!   advance in lockstep. Without dmin every source reaches every pixel, so one call covers
+//!   evaluations instead of waiting on the chain of one; the three axes' chains advance in
+//!   lockstep. Without dmin every source reaches every pixel, so one call covers
 //!   all sources; with dmin each source is a call whose sum is masked. With several sources
 //!   in one call, `h = q·a = (d·a)/λ + (−î/λ)·a`: the projections d·a, d·b, d·c of each
 //!   orientation are computed once per pixel vector, and `(−î/λ)·a` once per run, so a source
@@ -170,6 +172,12 @@ struct V3 {
 }
 
 impl V3 {
+    /// The dot product with a vector held as lane vectors.
+    #[inline(always)]
+    fn dot(&self, a: &V3) -> F {
+        self.x.mul_add(a.x, self.y.mul_add(a.y, self.z * a.z))
+    }
+
     #[inline(always)]
     fn dot_scalar(&self, a: Vec3) -> F {
         self.x.mul_add(
@@ -200,6 +208,9 @@ pub struct Prepared {
     phi_rows: Vec<usize>,
     /// The lattice-factor method of each axis.
     lattice: Lattice,
+    /// The crystal orientations' vectors a, b, c as lane vectors: memory operands of the hot
+    /// loop's multiply-adds instead of a broadcast per component and evaluation.
+    cells: Vec<[V3; 3]>,
     /// The hot loop of the common case, when the render is one (see [`plain_sum`]).
     plain: Option<PlainSum>,
     /// The structure-factor grid as the lane code addresses it, when there is one.
@@ -261,10 +272,22 @@ impl Prepared {
             && !setup.oversample_polar
             && !setup.oversample_omega)
             .then(|| lattice.plain_kernel(sf));
+        let cells = setup
+            .orientations
+            .iter()
+            .map(|cell| {
+                cell.map(|v| V3 {
+                    x: F::splat(v[0]),
+                    y: F::splat(v[1]),
+                    z: F::splat(v[2]),
+                })
+            })
+            .collect();
         Prepared {
             sources,
             phi_rows,
             lattice,
+            cells,
             plain,
             grid,
         }
@@ -280,18 +303,13 @@ fn lanes_from(mut f: impl FnMut(usize) -> f64) -> F {
     F::from(a)
 }
 
-/// Largest N for which an axis's lattice factor is a polynomial in cos πδ (⌈N/2⌉ multiply-adds
-/// after one cosine); above it the two sines and a shared division are cheaper.
+/// Largest N for which an axis's lattice factor is a product over the roots of a polynomial in
+/// cos²πδ (about N/4 + 10 multiply-adds); above it the two sines and a shared division are
+/// cheaper.
 pub const POLYNOMIAL_MAX_N: f64 = 16.0;
 
-/// Coefficients of the longest polynomial, ⌈16/2⌉.
-const KMAX: usize = 8;
-
-/// Parity of the polynomial axes, a const parameter of [`plain_sum`]: every N odd, every N
-/// even, or a mixture (then a select per axis).
-const ODD: u8 = 0;
-const EVEN: u8 = 1;
-const MIXED: u8 = 2;
+/// Most roots of one axis's polynomial: (15 − 1)/2 for N = 15.
+const RMAX: usize = 7;
 
 /// Where [`plain_sum`] takes F from, a const parameter: `-default_F` for every reflection,
 /// the nearest reflection of the HKL grid, or tricubic interpolation in it.
@@ -299,127 +317,132 @@ const DEFAULT_F: u8 = 0;
 const NEAREST_F: u8 = 1;
 const TRICUBIC_F: u8 = 2;
 
-/// How the square-crystal lattice factor is computed on each axis, from its cell count N.
+/// How one axis's lattice factor `sin(πNδ)/sin(πδ)` is computed, from its cell count N.
 ///
-/// For N ≤ [`POLYNOMIAL_MAX_N`], `sin(πNδ)/sin(πδ) = U_{N−1}(c)`, the Chebyshev polynomial of
-/// the second kind in c = cos πδ, which has the parity of N − 1: `U_{N−1}(c) = c^e·P(c²)` with
-/// e = 1 for even N and e = 0 for odd N. `P` has ⌈N/2⌉ integer coefficients (U₉ = c·(512c⁸ −
-/// 1024c⁶ + 672c⁴ − 160c² + 10)); Horner's scheme in w = c² evaluates it. N ≤ 1 is P = 1.
+/// For N ≤ [`POLYNOMIAL_MAX_N`] it is `U_{N−1}(c)`, the Chebyshev polynomial of the second kind
+/// in c = cos πδ, whose roots are `cos(kπ/N)`, k = 1 … N − 1, in ± pairs, and whose leading
+/// coefficient is 2^(N−1). It is evaluated from w = c² and t = w − ½ = cos(2πδ)/2 as a
+/// product over its roots: one subtraction (an addition, which runs beside the multiply-adds)
+/// and one multiplication per root, where Horner's scheme takes one multiply-add per
+/// coefficient. Leading coefficients are powers of two and multiply the finished sum.
+///
+/// * N odd: `U_{N−1}(c) = 2^(N−1)·Π (w − cos²(kπ/N))`, k = 1 … (N − 1)/2.
+/// * N = 2M even: `sin(2Mθ)/sin θ = 2cos θ·sin(M·2θ)/sin 2θ`, that is
+///   `U_{N−1}(c) = 2c·U_{M−1}(y)` with y = cos 2θ = 2t, and
+///   `U_{M−1}(y) = 2^(M−1)·y^e·Π (y² − cos²(kπ/M))` (k = 1 … ⌊(M − 1)/2⌋; e = 1 for even M,
+///   the root y = 0). With z = t²: `U_{N−1}(c)² = 4^(1+e)·(2^(M−1)·4^R)²·w·(t^e·Π (z − r_k))²`,
+///   `r_k = cos²(kπ/M)/4`, R roots: half as many as for odd N of the same size (N = 10:
+///   `(z − 0.1636)(z − 0.0239)`).
+/// * N > [`POLYNOMIAL_MAX_N`]: the sine ratio with the integer peel (see [`sincg_parts`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Axis {
+    /// N odd (N ≤ 1: no roots): amplitude Π (w − r_k), weight 1.
+    Odd,
+    /// N = 2M, M odd: amplitude Π (z − r_k), weight w.
+    TwiceOdd,
+    /// N = 2M, M even: amplitude t·Π (z − r_k), weight w.
+    FourTimes,
+    /// N > [`POLYNOMIAL_MAX_N`].
+    Ratio,
+}
+
+impl Axis {
+    /// The kind and the roots of the axis with `cells` unit cells (`cells` ≤ 16).
+    fn polynomial(cells: usize) -> (Axis, Vec<f64>) {
+        let roots = |n: usize, scale: f64| -> Vec<f64> {
+            (1..=(n - 1) / 2)
+                .map(|k| (k as f64 * std::f64::consts::PI / n as f64).cos().powi(2) * scale)
+                .collect()
+        };
+        if cells % 2 == 1 {
+            (Axis::Odd, roots(cells, 1.0))
+        } else if cells % 4 == 2 {
+            (Axis::TwiceOdd, roots(cells / 2, 0.25))
+        } else {
+            (Axis::FourTimes, roots(cells / 2, 0.25))
+        }
+    }
+
+    /// The power of two with `U_{N−1}(cos πδ)² = it × weight × amplitude²` for this axis
+    /// with `cells` unit cells and `roots` roots.
+    fn lead_squared(self, cells: usize, roots: usize) -> f64 {
+        let r = roots as i32;
+        match self {
+            Axis::Odd => 4f64.powi(cells as i32 - 1),
+            Axis::TwiceOdd => 4.0 * 4f64.powi(cells as i32 / 2 - 1) * 16f64.powi(r),
+            Axis::FourTimes => 16.0 * 4f64.powi(cells as i32 / 2 - 1) * 16f64.powi(r),
+            Axis::Ratio => 1.0,
+        }
+    }
+}
+
+/// The lattice factor's method and roots for the three axes.
 struct Lattice {
-    /// Per axis, the coefficients of P, highest degree first, padded with leading zeros to
-    /// `KMAX` (a zero leading coefficient leaves Horner's result exactly unchanged).
-    coef: [[F; KMAX]; 3],
-    /// Per axis: N is even (`U_{N−1} = c·P(c²)`).
-    even: [bool; 3],
-    /// Per axis: the number of coefficients of P (0 on a sine-ratio axis).
-    len: [usize; 3],
-    /// Per axis: N > [`POLYNOMIAL_MAX_N`], the sine ratio.
-    ratio: [bool; 3],
+    /// Per axis, the roots of its polynomial in w (odd N) or z (even N), padded with zeros.
+    roots: [[F; RMAX]; 3],
+    /// Per axis: the number of roots.
+    count: [usize; 3],
+    axis: [Axis; 3],
     n: [f64; 3],
+    /// `F_latt² = scale × weights × amplitudes²`: the product of the axes' squared leading
+    /// coefficients, a power of two.
+    scale: f64,
 }
 
 impl Lattice {
     fn new(n: [f64; 3]) -> Self {
-        let ratio = n.map(|n| n > POLYNOMIAL_MAX_N);
-        let even = n.map(|n| n > 1.0 && n % 2.0 == 0.0);
-        let mut coef = [[F::ZERO; KMAX]; 3];
-        let mut len = [0; 3];
+        let mut roots = [[F::ZERO; RMAX]; 3];
+        let mut count = [0; 3];
+        let mut axis = [Axis::Ratio; 3];
+        let mut scale = 1.0;
         for i in 0..3 {
-            if ratio[i] {
+            if n[i] > POLYNOMIAL_MAX_N {
                 continue;
             }
-            let p = chebyshev_u_coefficients(if n[i] > 1.0 { n[i] as usize } else { 1 });
-            len[i] = p.len();
-            for (slot, &c) in coef[i][KMAX - p.len()..].iter_mut().zip(&p) {
-                *slot = F::splat(c);
+            let cells = if n[i] > 1.0 { n[i] as usize } else { 1 };
+            let (kind, r) = Axis::polynomial(cells);
+            axis[i] = kind;
+            count[i] = r.len();
+            scale *= kind.lead_squared(cells, r.len());
+            for (slot, &x) in roots[i].iter_mut().zip(&r) {
+                *slot = F::splat(x);
             }
         }
         Lattice {
-            coef,
-            even,
-            len,
-            ratio,
+            roots,
+            count,
+            axis,
             n,
+            scale,
         }
     }
 
-    /// The [`plain_sum`] instance for this lattice: const coefficient count and parity when
-    /// every axis is a polynomial, the general [`square_lattice`] (K = 0) otherwise.
+    /// The [`plain_sum`] instance for this lattice: the cell count as a const parameter when
+    /// the three axes share one N ≤ [`POLYNOMIAL_MAX_N`], the general [`square_lattice`]
+    /// (N = 0) otherwise.
     fn plain_kernel(&self, sf: u8) -> PlainSum {
-        if self.ratio.contains(&true) {
-            return match sf {
-                DEFAULT_F => plain_sum::<0, MIXED, DEFAULT_F>,
-                NEAREST_F => plain_sum::<0, MIXED, NEAREST_F>,
-                _ => plain_sum::<0, MIXED, TRICUBIC_F>,
-            };
-        }
-        let k = self.len.into_iter().max().unwrap_or(1);
-        let parity = if self.even == [true; 3] {
-            EVEN
-        } else if self.even == [false; 3] {
-            ODD
+        let uniform = self.n[0] == self.n[1] && self.n[1] == self.n[2];
+        let cells = if uniform && self.axis[0] != Axis::Ratio {
+            self.n[0].max(1.0) as usize
         } else {
-            MIXED
+            0
         };
-        // With a structure-factor grid the parity is a run-time choice per axis: fewer
-        // instances, and the lookups dominate those evaluations anyway.
         macro_rules! pick {
-            ($($k:literal)*) => {
-                match (k, parity, sf) {
+            ($($n:literal)*) => {
+                match (cells, sf) {
                     $(
-                        ($k, ODD, DEFAULT_F) => plain_sum::<$k, ODD, DEFAULT_F>,
-                        ($k, EVEN, DEFAULT_F) => plain_sum::<$k, EVEN, DEFAULT_F>,
-                        ($k, _, DEFAULT_F) => plain_sum::<$k, MIXED, DEFAULT_F>,
-                        ($k, _, NEAREST_F) => plain_sum::<$k, MIXED, NEAREST_F>,
-                        ($k, _, _) => plain_sum::<$k, MIXED, TRICUBIC_F>,
+                        ($n, DEFAULT_F) => plain_sum::<$n, DEFAULT_F>,
+                        ($n, NEAREST_F) => plain_sum::<$n, NEAREST_F>,
+                        ($n, _) => plain_sum::<$n, TRICUBIC_F>,
                     )*
-                    (_, _, DEFAULT_F) => plain_sum::<0, MIXED, DEFAULT_F>,
-                    (_, _, NEAREST_F) => plain_sum::<0, MIXED, NEAREST_F>,
-                    _ => plain_sum::<0, MIXED, TRICUBIC_F>,
+                    (_, DEFAULT_F) => plain_sum::<0, DEFAULT_F>,
+                    (_, NEAREST_F) => plain_sum::<0, NEAREST_F>,
+                    _ => plain_sum::<0, TRICUBIC_F>,
                 }
             };
         }
-        pick!(1 2 3 4 5 6 7 8)
+        pick!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
-}
-
-/// The coefficients of P with `U_{N−1}(c) = c^e·P(c²)`, highest degree first: the integer
-/// recurrence `U_{k+1} = 2c·U_k − U_{k−1}` on coefficient arrays (exact in f64 for N ≤ 16,
-/// whose largest coefficient is 2¹⁵), then every other coefficient.
-fn chebyshev_u_coefficients(n: usize) -> Vec<f64> {
-    // Coefficients by ascending power of c.
-    let mut prev = vec![1.0];
-    let mut cur = vec![0.0, 2.0];
-    if n == 1 {
-        return prev;
-    }
-    for _ in 2..n {
-        let mut next = vec![0.0; cur.len() + 1];
-        for (j, &a) in cur.iter().enumerate() {
-            next[j + 1] += 2.0 * a;
-        }
-        for (j, &a) in prev.iter().enumerate() {
-            next[j] -= a;
-        }
-        (prev, cur) = (cur, next);
-    }
-    // U_{N−1} has only powers of the parity of N − 1.
-    cur.iter()
-        .skip((n - 1) % 2)
-        .step_by(2)
-        .rev()
-        .copied()
-        .collect()
-}
-
-/// Horner's scheme: `coef[0]·wᵏ⁻¹ + … + coef[k−1]`.
-#[inline(always)]
-fn horner(coef: &[F], w: F) -> F {
-    let mut p = coef[0];
-    for &c in &coef[1..] {
-        p = p.mul_add(w, c);
-    }
-    p
 }
 
 /// cos(πx) = 1 + x²·h(x²) on |x| ≤ ½: coefficients of h, a degree-6 polynomial in x² fitted
@@ -452,31 +475,41 @@ pub fn cospi<const M: usize>(x: [F; M]) -> [F; M] {
     std::array::from_fn(|m| p[m].mul_add(u[m], F::ONE))
 }
 
-/// One polynomial axis: |U_{N−1}(cos πδ)| up to sign, `c·P(c²)` (N even) or `P(c²)` (N odd).
+/// One polynomial axis: (amplitude, weight) with
+/// `U_{N−1}(cos πδ)² = lead² × weight × amplitude²` (see [`Axis`]), from c = cos πδ.
 #[inline(always)]
-fn polynomial_axis(coef: &[F], even: bool, delta: F) -> F {
-    let [c] = cospi([delta]);
-    let p = horner(coef, c * c);
-    if even { c * p } else { p }
+fn polynomial_axis(axis: Axis, roots: &[F], c: F) -> (F, F) {
+    let product = |x: F| roots.iter().fold(F::ONE, |a, &r| a * (x - r));
+    if axis == Axis::Odd {
+        return (product(c * c), F::ONE);
+    }
+    let t = c.mul_add(c, F::splat(-0.5));
+    let a = product(t * t);
+    let a = if axis == Axis::FourTimes { t * a } else { a };
+    (a, t + F::splat(0.5))
 }
 
-/// The square-crystal |F_latt| from the peeled fractional indices δ (|δ| ≤ ½), any mix of
-/// polynomial and sine-ratio axes.
+/// The square-crystal F_latt² / [`Lattice::scale`] from the peeled fractional indices δ
+/// (|δ| ≤ ½), any mix of polynomial and sine-ratio axes.
 #[inline(always)]
 fn square_lattice(lattice: &Lattice, d: [F; 3]) -> F {
-    let mut f = F::ONE;
+    let mut amplitude = F::ONE;
+    let mut weight = F::ONE;
     for (i, &delta) in d.iter().enumerate() {
-        if !lattice.ratio[i] {
-            let coef = &lattice.coef[i][KMAX - lattice.len[i]..];
-            f *= polynomial_axis(coef, lattice.even[i], delta);
+        if lattice.axis[i] != Axis::Ratio {
+            let [c] = cospi([delta]);
+            let roots = &lattice.roots[i][..lattice.count[i]];
+            let (a, wt) = polynomial_axis(lattice.axis[i], roots, c);
+            amplitude *= a;
+            weight *= wt;
         }
     }
-    if lattice.ratio.contains(&true) {
+    if lattice.axis.contains(&Axis::Ratio) {
         let n = lattice.n;
         let mut num = F::ONE;
         let mut den = F::ONE;
         for i in 0..3 {
-            if lattice.ratio[i] {
+            if lattice.axis[i] == Axis::Ratio {
                 // Without the δ = 0 guard: one lane exactly on a Bragg peak makes the product
                 // of the denominators 0, and only then are the guarded parts recomputed.
                 let nd = d[i] * F::splat(n[i]);
@@ -487,16 +520,16 @@ fn square_lattice(lattice: &Lattice, d: [F; 3]) -> F {
         if den.simd_eq(F::ZERO).any() {
             (num, den) = (F::ONE, F::ONE);
             for i in 0..3 {
-                if lattice.ratio[i] {
+                if lattice.axis[i] == Axis::Ratio {
                     let (a, b) = sincg_parts(d[i], n[i]);
                     num *= a;
                     den *= b;
                 }
             }
         }
-        f *= num / den;
+        amplitude *= num / den;
     }
-    f
+    weight * (amplitude * amplitude)
 }
 
 /// The crystal orientations in C's loop order (φ step, then mosaic domain), with the φ-row
@@ -525,51 +558,62 @@ impl<'a> Orientations<'a> {
 /// A [`plain_sum`] instance.
 type PlainSum = fn(&Setup, &Prepared, &[SourceLanes], &mut Block, bool, &mut RowStats);
 
-/// |F_latt| when every axis is a polynomial with `K` coefficients and parity `PAR`, from the
-/// peeled fractional indices δ.
+/// F_latt² / [`Lattice::scale`] when all three axes have `N` ≤ [`POLYNOMIAL_MAX_N`] unit
+/// cells, from the peeled fractional indices δ: the steps of [`polynomial_axis`] with the
+/// root count fixed at compile time and the three axes' chains in lockstep.
 #[inline(always)]
-fn polynomial_lattice<const K: usize, const PAR: u8>(lattice: &Lattice, d: [F; 3]) -> F {
+fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
     let c = cospi(d);
-    let w = c.map(|c| c * c);
-    let coef = |i: usize, j: usize| lattice.coef[i][KMAX - K + j];
-    let mut p = [coef(0, 0), coef(1, 0), coef(2, 0)];
-    for j in 1..K {
-        for i in 0..3 {
-            p[i] = p[i].mul_add(w[i], coef(i, j));
+    let roots = &lattice.roots[0][..if N % 2 == 1 {
+        (N - 1) / 2
+    } else {
+        (N / 2 - 1) / 2
+    }];
+    let product = |x: [F; 3]| {
+        let mut a = [F::ONE; 3];
+        for &r in roots {
+            for i in 0..3 {
+                a[i] *= x[i] - r;
+            }
         }
-    }
-    let axis = |i: usize| {
-        let even = match PAR {
-            EVEN => true,
-            ODD => false,
-            _ => lattice.even[i],
-        };
-        if even { c[i] * p[i] } else { p[i] }
+        a[0] * a[1] * a[2]
     };
-    axis(0) * axis(1) * axis(2)
+    if N % 2 == 1 {
+        let a = product(c.map(|c| c * c));
+        return a * a;
+    }
+    // t = cos(2πδ)/2 and z = t².
+    let t = c.map(|c| c.mul_add(c, F::splat(-0.5)));
+    let half = F::splat(0.5);
+    let weight = (t[0] + half) * (t[1] + half) * (t[2] + half);
+    let a = product(t.map(|t| t * t));
+    let a = if N % 4 == 0 {
+        a * (t[0] * t[1] * t[2])
+    } else {
+        a
+    };
+    weight * (a * a)
 }
 
 /// The hot loop of the common case (square crystal, one F for every reflection, no per-term
 /// factors, no compat, so the orientations run in their stored order): for every vector of
 /// pixels of the block, F² times Σ F_latt² over the given sources and every crystal
-/// orientation is added to the layer sum (on the lanes the sources reach, when `masked`). `K` is the coefficient count of the polynomial axes (0: the general
-/// [`square_lattice`]) and `PAR` their parity, both fixed at compile time so the loop body is
-/// straight-line code with the coefficients as memory operands. The evaluations go in two
-/// passes per batch of [`BATCH`] (source, orientation) pairs, the peeled indices first, then
-/// the polynomials: each pass's iterations are short independent chains the out-of-order core
-/// overlaps, where one pass would wait on the whole chain of one evaluation before starting
-/// the next. In C, per source and orientation:
+/// orientation is added to the layer sum (on the lanes the sources reach, when `masked`).
+/// `N` is the three axes' shared cell count (0: the general [`square_lattice`]), fixed at
+/// compile time so the loop body is straight-line code with the root count known. The
+/// (source, orientation) pairs run through [`in_batches`]. In C, per source and orientation
+/// (N = 10):
 ///
 /// ```c
 /// q = d/lambda - incident/lambda;                      /* nanoBragg.c: scattering = … */
 /// h = dot(a, q); k = dot(b, q); l = dot(c, q);        /* h = dot_product(a,scattering) … */
 /// for each axis x in (h, k, l):
-///     delta = x - rint(x);  c = cospi(delta);  w = c*c;
-///     p = P[0]; for (j = 1; j < K; j++) p = p*w + P[j];
-///     F_x = (N even) ? c*p : p;                        /* = ±sin(πNx)/sin(πx) */
-/// sum += (F_h*F_k*F_l)*(F_h*F_k*F_l);
+///     delta = x - rint(x);                             /* the integer peel */
+///     c = cospi(delta);  t = c*c - 0.5;  z = t*t;      /* cos πδ, cos(2πδ)/2 */
+///     A_x = (z - r1)*(z - r2);  W_x = t + 0.5;         /* U_9(c)² = 2^18·W·A² */
+/// A = A_h*A_k*A_l;  sum += (W_h*W_k*W_l)*(A*A);        /* times 2^54·F² at the end */
 /// ```
-fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
+fn plain_sum<const N: usize, const SF: u8>(
     setup: &Setup,
     prep: &Prepared,
     sources: &[SourceLanes],
@@ -580,34 +624,39 @@ fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
     let lattice = &prep.lattice;
     let grid = setup.grid.as_deref();
     let default_f = F::splat(setup.default_f);
-    // Pass 2 for one vector: the batch holds peeled indices δ with one F for every reflection,
+    // The evaluation of one pair: x holds peeled indices δ with one F for every reflection,
     // else the indices h themselves (F needs them).
-    let flush = |batch: &[[F; 3]], active: &[bool], sum: &mut F, stats: &mut RowStats| {
-        for &x in batch {
-            let d = if SF == DEFAULT_F {
-                x
-            } else {
-                x.map(|h| h - nearest(h))
-            };
-            let f = if K == 0 {
-                square_lattice(lattice, d)
-            } else {
-                polynomial_lattice::<K, PAR>(lattice, d)
-            };
-            let f = match (SF, grid, &prep.grid) {
-                (NEAREST_F, Some(g), Some(lanes)) => f * lanes.nearest(&g.data, x, default_f),
-                (TRICUBIC_F, Some(g), _) => f * tricubic_f(setup, prep, g, x, active, stats),
-                _ => f,
-            };
-            *sum = f.mul_add(f, *sum);
-        }
+    let evaluate = |x: [F; 3], active: &[bool], sum: &mut F, stats: &mut RowStats| {
+        let d = if SF == DEFAULT_F {
+            x
+        } else {
+            x.map(|h| h - nearest(h))
+        };
+        let f2 = if N == 0 {
+            square_lattice(lattice, d)
+        } else {
+            polynomial_lattice::<N>(lattice, d)
+        };
+        let fc = match (SF, grid, &prep.grid) {
+            (NEAREST_F, Some(g), Some(lanes)) => lanes.nearest(&g.data, x, default_f),
+            (TRICUBIC_F, Some(g), _) => tricubic_f(setup, prep, g, x, active, stats),
+            _ => {
+                *sum += f2;
+                return;
+            }
+        };
+        *sum = f2.mul_add(fc * fc, *sum);
     };
-    // F² is one number without a grid, so it multiplies the sums.
-    let scale = F::splat(if SF == DEFAULT_F {
-        setup.default_f * setup.default_f
-    } else {
-        1.0
-    });
+    // The lattice's power-of-two constant, and F² when it is one number (no grid), multiply
+    // the sums.
+    let scale = F::splat(
+        lattice.scale
+            * if SF == DEFAULT_F {
+                setup.default_f * setup.default_f
+            } else {
+                1.0
+            },
+    );
     // With several sources, d·a, d·b, d·c of each orientation are computed once per vector and
     // shared: h = (d·a)/λ + (−î/λ)·a costs one multiply-add per axis and source.
     let shared = sources.len() > 1;
@@ -626,48 +675,63 @@ fn plain_sum<const K: usize, const PAR: u8, const SF: u8>(
         let active = &block.active[c * LANES..(c + 1) * LANES];
         let batch = &mut block.batch;
         let mut sum = F::ZERO;
-        let mut filled = 0;
-        let mut push = |x: [F; 3], sum: &mut F, stats: &mut RowStats| {
-            batch[filled] = x;
-            filled += 1;
-            if filled == BATCH {
-                flush(batch, active, sum, stats);
-                filled = 0;
-            }
-        };
+        let mut eval = |x: [F; 3]| evaluate(x, active, &mut sum, stats);
         if shared {
             let projections = &mut block.projections;
             for (p, cell) in projections.iter_mut().zip(&setup.orientations) {
                 *p = cell.map(|v| d.dot_scalar(v));
             }
-            for src in sources {
-                let inv = F::splat(src.inv_lambda);
-                for (p, off) in projections.iter().zip(&src.offsets) {
-                    let h = [0, 1, 2].map(|i| peel(p[i].mul_add(inv, F::splat(off[i]))));
-                    push(h, &mut sum, stats);
+            // Pair (source s, orientation o), counted along in C's order.
+            let (mut s, mut o) = (0, 0);
+            let indices = (0..sources.len() * projections.len()).map(|_| {
+                let (src, p) = (&sources[s], &projections[o]);
+                let (inv, off) = (F::splat(src.inv_lambda), src.offsets[o]);
+                o += 1;
+                if o == projections.len() {
+                    (s, o) = (s + 1, 0);
                 }
-            }
+                [0, 1, 2].map(|i| peel(p[i].mul_add(inv, F::splat(off[i]))))
+            });
+            in_batches(indices, batch, &mut eval);
         } else {
-            for src in sources {
-                let inv = F::splat(src.inv_lambda);
-                let m = src.minus_inc_over_lambda;
-                let q = V3 {
-                    x: d.x.mul_add(inv, F::splat(m[0])),
-                    y: d.y.mul_add(inv, F::splat(m[1])),
-                    z: d.z.mul_add(inv, F::splat(m[2])),
-                };
-                for cell in &setup.orientations {
-                    push(cell.map(|v| peel(q.dot_scalar(v))), &mut sum, stats);
-                }
-            }
+            // One source: q = d/λ − î/λ once per vector.
+            let inv = F::splat(sources[0].inv_lambda);
+            let m = sources[0].minus_inc_over_lambda;
+            let q = V3 {
+                x: d.x.mul_add(inv, F::splat(m[0])),
+                y: d.y.mul_add(inv, F::splat(m[1])),
+                z: d.z.mul_add(inv, F::splat(m[2])),
+            };
+            let indices = prep.cells.iter().map(|cell| cell.map(|v| peel(q.dot(&v))));
+            in_batches(indices, batch, &mut eval);
         }
-        flush(&batch[..filled], active, &mut sum, stats);
         let term = scale * sum;
         block.layer_sum[c] += if masked {
             block.keep[c].select(term, F::ZERO)
         } else {
             term
         };
+    }
+}
+
+/// The (source, orientation) pairs in order, [`BATCH`] at a time in two passes: `indices`
+/// yields the peeled indices of a batch of pairs, then `eval` evaluates them. Each pass's
+/// iterations are short independent chains the out-of-order core overlaps, where one pass
+/// would wait on the whole chain of one evaluation before starting the next.
+#[inline(always)]
+fn in_batches(
+    mut indices: impl ExactSizeIterator<Item = [F; 3]>,
+    batch: &mut [[F; 3]; BATCH],
+    mut eval: impl FnMut([F; 3]),
+) {
+    while indices.len() > 0 {
+        let len = BATCH.min(indices.len());
+        for (slot, x) in batch[..len].iter_mut().zip(&mut indices) {
+            *slot = x;
+        }
+        for &x in &batch[..len] {
+            eval(x);
+        }
     }
 }
 
@@ -713,7 +777,7 @@ fn lattice_factor(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> 
     let n = setup.crystal.cells;
     let d = [hkl[0] - hkl0[0], hkl[1] - hkl0[1], hkl[2] - hkl0[2]];
     match setup.shape {
-        Shape::Square => square_lattice(&prep.lattice, d),
+        Shape::Square => (square_lattice(&prep.lattice, d) * F::splat(prep.lattice.scale)).sqrt(),
         Shape::Round => {
             let r2 = (d[0] * F::splat(n[0] * n[0])).mul_add(
                 d[0],
@@ -1439,18 +1503,34 @@ mod tests {
         assert_eq!(cospi([F::ZERO])[0].to_array()[0], 1.0);
     }
 
+    /// U_{N−1}(c) by its recurrence U_{k+1} = 2c·U_k − U_{k−1}.
+    fn chebyshev_u(n: usize, c: f64) -> f64 {
+        let (mut prev, mut cur) = (0.0, 1.0);
+        for _ in 1..n {
+            (prev, cur) = (cur, 2.0 * c * cur - prev);
+        }
+        cur
+    }
+
+    /// Every polynomial axis's root product, weight and leading coefficient against the
+    /// recurrence, on and off its roots, and exactly N² at the peak.
     #[test]
-    fn chebyshev_coefficients_are_the_known_polynomials() {
-        assert_eq!(chebyshev_u_coefficients(1), [1.0]);
-        assert_eq!(chebyshev_u_coefficients(2), [2.0]);
-        assert_eq!(chebyshev_u_coefficients(3), [4.0, -1.0]);
-        assert_eq!(
-            chebyshev_u_coefficients(10),
-            [512.0, -1024.0, 672.0, -160.0, 10.0]
-        );
+    fn root_products_are_the_chebyshev_polynomials() {
         for n in 1..=16 {
-            // U_{N−1}(1) = N: the coefficients sum to N.
-            assert_eq!(chebyshev_u_coefficients(n).iter().sum::<f64>(), n as f64);
+            let (axis, roots) = Axis::polynomial(n);
+            let lead2 = axis.lead_squared(n, roots.len());
+            let roots: Vec<F> = roots.into_iter().map(F::splat).collect();
+            for i in 0..=2000 {
+                let c = -1.0 + i as f64 / 1000.0;
+                let (a, w) = polynomial_axis(axis, &roots, F::splat(c));
+                let ours = lead2 * (w * a * a).to_array()[0];
+                let exact = chebyshev_u(n, c).powi(2);
+                let bound = 1e-12 * (n * n) as f64;
+                assert!((ours - exact).abs() <= bound, "N {n} c {c}: {ours} {exact}");
+            }
+            let (a, w) = polynomial_axis(axis, &roots, F::ONE);
+            let peak = lead2 * (w * a * a).to_array()[0];
+            assert!((peak / (n * n) as f64 - 1.0).abs() < 1e-14, "N {n}: {peak}");
         }
     }
 
@@ -1481,7 +1561,7 @@ mod tests {
                 let cells = [n as f64, 2.0, (n + 3) as f64];
                 let lattice = Lattice::new(cells);
                 let d = hkl.map(|h| F::splat(h) - nearest(F::splat(h)));
-                let simd = square_lattice(&lattice, d).to_array()[0].powi(2);
+                let simd = lattice.scale * square_lattice(&lattice, d).to_array()[0];
                 let reference = reference_lattice(cells, hkl);
                 assert!(
                     (simd - reference).abs() <= 1e-10 * reference.max(1.0),
