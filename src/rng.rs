@@ -411,7 +411,9 @@ fn bits_to_open_unit(bits: u64) -> f64 {
     if m == 0 {
         0.5 * SCALE
     } else {
-        m as f64 * SCALE
+        // m < 2⁵³ converts exactly either way; as i64 it is one signed conversion (x86 has no
+        // unsigned 64-bit one below AVX-512).
+        m as i64 as f64 * SCALE
     }
 }
 
