@@ -577,34 +577,44 @@ impl PoissonStreams {
     /// search for means below [`INVERSION_LIMIT`] runs on vector lanes, branch-free, for its
     /// first [`VECTOR_TERMS`] terms (eight lanes, two AVX2 registers, so two independent chains
     /// hide the latency of each step); lanes needing more terms, and other means, use `draw`.
+    #[inline(always)]
     pub fn draw8(&self, index: [u64; 8], mean: [f64; 8]) -> [f64; 8] {
         use wide::f64x8;
         let m = f64x8::from(mean);
-        let small = mean.map(|x| x > 0.0 && x < INVERSION_LIMIT);
+        let small = m.simd_gt(f64x8::ZERO) & m.simd_lt(f64x8::splat(INVERSION_LIMIT));
         let e = (-m).exp();
-        let u = f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
-            let mut stream = Stream {
-                state: stream_state_hashed(self.key, index[i]),
-            };
-            if small[i] { stream.next_uniform() } else { 0.0 }
-        }));
+        // Every lane's first uniform, used or not: a pure function of its index.
+        let mut u = [0.0; 8];
+        for (u, &i) in u.iter_mut().zip(&index) {
+            *u = Stream {
+                state: stream_state_hashed(self.key, i),
+            }
+            .next_uniform();
+        }
+        let u = f64x8::from(u);
         let mut p = e;
         let mut cdf = p;
         let mut k = f64x8::ZERO;
         let tiny = f64x8::splat(1e-20);
-        let mut go = u.simd_gt(cdf) & p.simd_gt(tiny);
+        let mut go = small & u.simd_gt(cdf) & p.simd_gt(tiny);
         for &r in &RECIP[1..=VECTOR_TERMS] {
             if !go.any() {
                 break;
             }
-            k += go.select(f64x8::ONE, f64x8::ZERO);
+            // A lane mask is all ones or all zeros: `go & 1.0` is 1.0 or 0.0.
+            k += go & f64x8::ONE;
             p *= m * f64x8::splat(r);
             cdf += p;
             go &= u.simd_gt(cdf) & p.simd_gt(tiny);
         }
-        let (k, go, e) = (k.to_array(), go.to_bitmask(), e.to_array());
+        let done = (small & !go).to_bitmask();
+        let k = k.to_array();
+        if done == 0xff {
+            return k;
+        }
+        let e = e.to_array();
         std::array::from_fn(|i| {
-            if small[i] && go & (1 << i) == 0 {
+            if done & (1 << i) != 0 {
                 k[i]
             } else {
                 self.draw(index[i], mean[i], e[i])
