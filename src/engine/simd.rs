@@ -33,7 +33,7 @@
 //!   loop they are nine lane vectors read as memory operands. Per source, `1/λ`, `−î/λ` and the
 //!   polarization frame (`B = p̂×î`, `E = î×B`) are computed once.
 //! * **Integer peel.** For an integer N, `sin(πNh)/sin(πh) = ±sin(πNδ)/sin(πδ)` with
-//!   `δ = h − h0` (h0 the nearest integer, `nearest`: two additions), so |δ| ≤ ½. Only
+//!   `δ = h − h0` (h0 the nearest integer, `nearest`: one rounding instruction), so |δ| ≤ ½. Only
 //!   F_latt² enters the intensity, so signs are dropped.
 //! * **Chebyshev polynomial as a root product (N ≤ [`POLYNOMIAL_MAX_N`]).**
 //!   `sin(Nθ)/sin θ = U_{N−1}(cos θ)`, the Chebyshev polynomial of the second kind, with
@@ -138,17 +138,12 @@ pub fn sinpi_scalar(x: f64) -> f64 {
     p * x
 }
 
-/// 1.5·2⁵²: adding and subtracting it rounds an f64 of magnitude below 2⁵¹ to the nearest
-/// integer (ties to even), two additions on every SIMD level.
-const ROUNDER: f64 = 6755399441055744.0;
-
-/// The nearest integer to each lane, for |x| < 2⁵¹ (Miller indices are far below: |h| ≤ 2|a|/λ).
-/// `wide`'s `round` rounds ties away from zero in eight instructions per register; for the
-/// integer peel any nearest integer will do, since |δ| = ½ either way on a tie.
+/// The nearest integer to each lane, ties to even: one `vroundpd` per register with AVX.
+/// (`wide`'s `round` rounds ties away from zero in eight instructions; for the integer peel any
+/// nearest integer will do, since |δ| = ½ either way on a tie.)
 #[inline(always)]
 fn nearest(x: F) -> F {
-    let r = F::splat(ROUNDER);
-    (x + r) - r
+    x.round_ties_even()
 }
 
 /// One axis of the square-crystal lattice factor: (numerator, denominator) of
