@@ -229,19 +229,13 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
         )?;
         let int_scale = image::int_scale(o.int_scale, &stats);
         line(out, &format!("intfile_scale = {}", g(int_scale)))?;
-        let [x0, x1, y0, y1] = setup.roi;
-        let noise = o
-            .noise
-            .as_ref()
-            .map(|_| noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode));
-        staged.push(join(writer)?);
         line(
             out,
             &format!("writing {} as 2-byte integers", o.int.display()),
         )?;
         let header = &header;
         let (setup_ref, rendered_ref) = (&setup, &rendered);
-        let writer = scope.spawn(move || {
+        let int_writer = scope.spawn(move || {
             io::smv::stage_smv_with(&o.int, header, pixels.len(), |start, block| {
                 image::fill_u16(setup_ref, rendered_ref, int_scale, o.adc, start, block)
             })
@@ -266,6 +260,14 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                 )?;
             }
         }
+        // The noise image needs only the float image: computed while the integer and PGM
+        // images are converted and written.
+        let [x0, x1, y0, y1] = setup.roi;
+        let noise = o
+            .noise
+            .as_ref()
+            .map(|_| noise::noise_image(pixels, w, (x0, x1, y0, y1), o.seed, o.adc, o.noise_mode));
+        staged.push(join(writer)?);
         let mut noise_file = None;
         if let (Some(p), Some(n)) = (&o.noise, noise) {
             line(
@@ -284,7 +286,7 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
                 |start, block| block.copy_from_slice(&n.pixels[start..start + block.len()]),
             )?);
         }
-        staged.push(join(writer)?);
+        staged.push(join(int_writer)?);
         if let Some(pgm_writer) = pgm_writer {
             staged.push(join(pgm_writer)?);
         }
