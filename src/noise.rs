@@ -167,14 +167,16 @@ fn noise_image_counter(
             let base = (slow as u64).wrapping_mul(width as u64);
             for (c, (outs, values)) in out_row.chunks_mut(8).zip(in_row.chunks(8)).enumerate() {
                 let f0 = 8 * c;
+                // Eight pixels inside the ROI need no per-pixel test.
+                let inside = values.len() == 8 && f0 >= roi.0 && f0 + 7 <= roi.1;
                 let index = std::array::from_fn(|i| base.wrapping_add((f0 + i) as u64));
                 let mean = std::array::from_fn(|i| {
-                    let inside = i < values.len() && in_roi(f0 + i, slow, roi);
-                    if inside { f64::from(values[i]) } else { 0.0 }
+                    let take = inside || (i < values.len() && in_roi(f0 + i, slow, roi));
+                    if take { f64::from(values[i]) } else { 0.0 }
                 });
                 let draws = streams.draw8(index, mean);
                 for (i, out) in outs.iter_mut().enumerate() {
-                    if !in_roi(f0 + i, slow, roi) {
+                    if !inside && !in_roi(f0 + i, slow, roi) {
                         continue;
                     }
                     let n = draws[i];
