@@ -32,6 +32,9 @@ pub struct Stats {
 
 /// Eight pixels of a row as f64 lanes; past the end of `values`, 0.
 fn lanes(values: &[f32]) -> f64x8 {
+    if let Ok(full) = <&[f32; 8]>::try_from(values) {
+        return f64x8::from(full.map(f64::from));
+    }
     f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
         values.get(i).map_or(0.0, |&v| f64::from(v))
     }))
@@ -74,9 +77,14 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
             let mut n = 0;
             for f in range.clone().step_by(8) {
                 let end = (f + 8).min(range.end);
-                let keep = |i: usize| f + i < end && mask.is_none_or(|m| m[f + i] != 0);
-                n += (0..8).filter(|&i| keep(i)).count();
-                let v = lane_mask(keep) & lanes(&row[f..end]);
+                let v = if end - f == 8 && mask.is_none() {
+                    n += 8;
+                    lanes(&row[f..end])
+                } else {
+                    let keep = |i: usize| f + i < end && mask.is_none_or(|m| m[f + i] != 0);
+                    n += (0..8).filter(|&i| keep(i)).count();
+                    lane_mask(keep) & lanes(&row[f..end])
+                };
                 sum += v;
                 sumsq = v.mul_add(v, sumsq);
                 // `>` leaves NaN out, as nanoBragg's `if (v > max)` does.
@@ -122,7 +130,12 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
                 let mut dev = f64x8::ZERO;
                 for f in range.clone().step_by(8) {
                     let end = (f + 8).min(range.end);
-                    let d = lane_mask(|i| f + i < end) & (lanes(&row[f..end]) - f64x8::splat(mean));
+                    let d = lanes(&row[f..end]) - f64x8::splat(mean);
+                    let d = if end - f == 8 {
+                        d
+                    } else {
+                        lane_mask(|i| f + i < end) & d
+                    };
                     dev = d.mul_add(d, dev);
                 }
                 (dev.reduce_add(), range.len())
