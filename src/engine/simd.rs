@@ -555,7 +555,8 @@ type PlainSum = fn(&Setup, &Prepared, &[SourceLanes], &mut Block, bool, &mut Row
 
 /// F_latt² / [`Lattice::scale`] when all three axes have `N` ≤ [`POLYNOMIAL_MAX_N`] unit
 /// cells, from the peeled fractional indices δ: the steps of [`polynomial_axis`] with the
-/// root count fixed at compile time and the three axes' chains in lockstep.
+/// root count fixed at compile time and the three axes' chains in lockstep. The axes share N,
+/// so they share the roots of axis a.
 #[inline(always)]
 fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
     let c = cospi(d);
