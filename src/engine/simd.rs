@@ -622,7 +622,7 @@ fn plain_sum<const N: usize, const SF: u8>(
     let default_f = F::splat(setup.default_f);
     // The evaluation of one pair: x holds peeled indices δ with one F for every reflection,
     // else the indices h themselves (F needs them).
-    let evaluate = |x: [F; 3], active: &[bool], sum: &mut F, stats: &mut RowStats| {
+    let evaluate = |x: [F; 3], active: &[bool], sum: F, stats: &mut RowStats| -> F {
         let d = if SF == DEFAULT_F {
             x
         } else {
@@ -636,12 +636,9 @@ fn plain_sum<const N: usize, const SF: u8>(
         let fc = match (SF, grid, &prep.grid) {
             (NEAREST_F, Some(g), Some(lanes)) => lanes.nearest(&g.data, x, default_f),
             (TRICUBIC_F, Some(g), _) => tricubic_f(setup, prep, g, x, active, stats),
-            _ => {
-                *sum += f2;
-                return;
-            }
+            _ => return sum + f2,
         };
-        *sum = f2.mul_add(fc * fc, *sum);
+        f2.mul_add(fc * fc, sum)
     };
     // The lattice's power-of-two constant, and F² when it is one number (no grid), multiply
     // the sums.
@@ -670,9 +667,8 @@ fn plain_sum<const N: usize, const SF: u8>(
         };
         let active = &block.active[c * LANES..(c + 1) * LANES];
         let batch = &mut block.batch;
-        let mut sum = F::ZERO;
-        let mut eval = |x: [F; 3]| evaluate(x, active, &mut sum, stats);
-        if shared {
+        let eval = |x: [F; 3], sum: F| evaluate(x, active, sum, stats);
+        let sum = if shared {
             let projections = &mut block.projections;
             for (p, cell) in projections.iter_mut().zip(&setup.orientations) {
                 *p = cell.map(|v| d.dot_scalar(v));
@@ -688,7 +684,7 @@ fn plain_sum<const N: usize, const SF: u8>(
                 }
                 [0, 1, 2].map(|i| peel(p[i].mul_add(inv, F::splat(off[i]))))
             });
-            in_batches(indices, batch, &mut eval);
+            in_batches(indices, batch, eval)
         } else {
             // One source: q = d/λ − î/λ once per vector.
             let inv = F::splat(sources[0].inv_lambda);
@@ -699,8 +695,8 @@ fn plain_sum<const N: usize, const SF: u8>(
                 z: d.z.mul_add(inv, F::splat(m[2])),
             };
             let indices = prep.cells.iter().map(|cell| cell.map(|v| peel(q.dot(&v))));
-            in_batches(indices, batch, &mut eval);
-        }
+            in_batches(indices, batch, eval)
+        };
         let term = scale * sum;
         block.layer_sum[c] += if masked {
             block.keep[c].select(term, F::ZERO)
@@ -711,24 +707,27 @@ fn plain_sum<const N: usize, const SF: u8>(
 }
 
 /// The (source, orientation) pairs in order, [`BATCH`] at a time in two passes: `indices`
-/// yields the peeled indices of a batch of pairs, then `eval` evaluates them. Each pass's
-/// iterations are short independent chains the out-of-order core overlaps, where one pass
-/// would wait on the whole chain of one evaluation before starting the next.
+/// yields the peeled indices of a batch of pairs, then `eval(x, sum)` adds each evaluation to
+/// the running sum, which stays in registers. Each pass's iterations are short independent
+/// chains the out-of-order core overlaps, where one pass would wait on the whole chain of one
+/// evaluation before starting the next.
 #[inline(always)]
 fn in_batches(
     mut indices: impl ExactSizeIterator<Item = [F; 3]>,
     batch: &mut [[F; 3]; BATCH],
-    mut eval: impl FnMut([F; 3]),
-) {
+    mut eval: impl FnMut([F; 3], F) -> F,
+) -> F {
+    let mut sum = F::ZERO;
     while indices.len() > 0 {
         let len = BATCH.min(indices.len());
         for (slot, x) in batch[..len].iter_mut().zip(&mut indices) {
             *slot = x;
         }
         for &x in &batch[..len] {
-            eval(x);
+            sum = eval(x, sum);
         }
     }
+    sum
 }
 
 /// F by tricubic interpolation; lanes outside the range where nanoBragg interpolates take the
