@@ -342,31 +342,46 @@ enum Axis {
 }
 
 impl Axis {
-    /// The kind and the roots of the axis with `cells` unit cells (`cells` ≤ 16).
-    fn polynomial(cells: usize) -> (Axis, Vec<f64>) {
-        let roots = |n: usize, scale: f64| -> Vec<f64> {
-            (1..=(n - 1) / 2)
-                .map(|k| (k as f64 * std::f64::consts::PI / n as f64).cos().powi(2) * scale)
-                .collect()
-        };
-        if cells % 2 == 1 {
-            (Axis::Odd, roots(cells, 1.0))
-        } else if cells % 4 == 2 {
-            (Axis::TwiceOdd, roots(cells / 2, 0.25))
-        } else {
-            (Axis::FourTimes, roots(cells / 2, 0.25))
+    /// The kind of a polynomial axis with `cells` unit cells (1 ≤ `cells` ≤ 16).
+    const fn of(cells: usize) -> Axis {
+        match cells % 4 {
+            1 | 3 => Axis::Odd,
+            2 => Axis::TwiceOdd,
+            _ => Axis::FourTimes,
         }
     }
 
-    /// The power of two with `U_{N−1}(cos πδ)² = it × weight × amplitude²` for this axis
-    /// with `cells` unit cells and `roots` roots.
-    fn lead_squared(self, cells: usize, roots: usize) -> f64 {
-        let r = roots as i32;
-        match self {
+    /// The number of roots of that axis's polynomial: (N − 1)/2 in w for odd N, ⌊(M − 1)/2⌋
+    /// in z for N = 2M.
+    const fn root_count(cells: usize) -> usize {
+        if cells % 2 == 1 {
+            (cells - 1) / 2
+        } else {
+            (cells / 2 - 1) / 2
+        }
+    }
+
+    /// The roots of the polynomial of the axis with `cells` unit cells (1 ≤ `cells` ≤ 16).
+    fn roots(cells: usize) -> Vec<f64> {
+        let (m, scale) = if cells % 2 == 1 {
+            (cells, 1.0)
+        } else {
+            (cells / 2, 0.25)
+        };
+        (1..=Axis::root_count(cells))
+            .map(|k| (k as f64 * std::f64::consts::PI / m as f64).cos().powi(2) * scale)
+            .collect()
+    }
+
+    /// The power of two with `U_{N−1}(cos πδ)² = it × weight × amplitude²` for the axis with
+    /// `cells` unit cells.
+    fn lead_squared(cells: usize) -> f64 {
+        let r = Axis::root_count(cells) as i32;
+        let m = cells as i32 / 2;
+        match Axis::of(cells) {
             Axis::Odd => 4f64.powi(cells as i32 - 1),
-            Axis::TwiceOdd => 4.0 * 4f64.powi(cells as i32 / 2 - 1) * 16f64.powi(r),
-            Axis::FourTimes => 16.0 * 4f64.powi(cells as i32 / 2 - 1) * 16f64.powi(r),
-            Axis::Ratio => 1.0,
+            Axis::TwiceOdd => 4.0 * 4f64.powi(m - 1) * 16f64.powi(r),
+            _ => 16.0 * 4f64.powi(m - 1) * 16f64.powi(r),
         }
     }
 }
@@ -395,10 +410,10 @@ impl Lattice {
                 continue;
             }
             let cells = if n[i] > 1.0 { n[i] as usize } else { 1 };
-            let (kind, r) = Axis::polynomial(cells);
-            axis[i] = kind;
+            let r = Axis::roots(cells);
+            axis[i] = Axis::of(cells);
             count[i] = r.len();
-            scale *= kind.lead_squared(cells, r.len());
+            scale *= Axis::lead_squared(cells);
             for (slot, &x) in roots[i].iter_mut().zip(&r) {
                 *slot = F::splat(x);
             }
@@ -560,11 +575,7 @@ type PlainSum = fn(&Setup, &Prepared, &[SourceLanes], &mut Block, bool, &mut Row
 #[inline(always)]
 fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
     let c = cospi(d);
-    let roots = &lattice.roots[0][..if N % 2 == 1 {
-        (N - 1) / 2
-    } else {
-        (N / 2 - 1) / 2
-    }];
+    let roots = &lattice.roots[0][..Axis::root_count(N)];
     let product = |x: [F; 3]| {
         let mut a = [F::ONE; 3];
         for &r in roots {
@@ -574,7 +585,7 @@ fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
         }
         a[0] * a[1] * a[2]
     };
-    if N % 2 == 1 {
+    if Axis::of(N) == Axis::Odd {
         let a = product(c.map(|c| c * c));
         return a * a;
     }
@@ -583,7 +594,7 @@ fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
     let half = F::splat(0.5);
     let weight = (t[0] + half) * (t[1] + half) * (t[2] + half);
     let a = product(t.map(|t| t * t));
-    let a = if N % 4 == 0 {
+    let a = if Axis::of(N) == Axis::FourTimes {
         a * (t[0] * t[1] * t[2])
     } else {
         a
@@ -670,8 +681,8 @@ fn plain_sum<const N: usize, const SF: u8>(
         let eval = |x: [F; 3], sum: F| evaluate(x, active, sum, stats);
         let sum = if shared {
             let projections = &mut block.projections;
-            for (p, cell) in projections.iter_mut().zip(&setup.orientations) {
-                *p = cell.map(|v| d.dot_scalar(v));
+            for (p, cell) in projections.iter_mut().zip(&prep.cells) {
+                *p = cell.map(|v| d.dot(&v));
             }
             // Pair (source s, orientation o), counted along in C's order.
             let (mut s, mut o) = (0, 0);
@@ -1512,9 +1523,8 @@ mod tests {
     #[test]
     fn root_products_are_the_chebyshev_polynomials() {
         for n in 1..=16 {
-            let (axis, roots) = Axis::polynomial(n);
-            let lead2 = axis.lead_squared(n, roots.len());
-            let roots: Vec<F> = roots.into_iter().map(F::splat).collect();
+            let (axis, lead2) = (Axis::of(n), Axis::lead_squared(n));
+            let roots: Vec<F> = Axis::roots(n).into_iter().map(F::splat).collect();
             for i in 0..=2000 {
                 let c = -1.0 + i as f64 / 1000.0;
                 let (a, w) = polynomial_axis(axis, &roots, F::splat(c));
