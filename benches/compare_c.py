@@ -7,6 +7,12 @@ Builds both programs, then for each case alternates C and nanobragg (same comman
 thread count, N runs each, default 5) in fresh scratch directories, and prints per case the
 median wall time of each, the ratio C/nanobragg, the peak resident memory of each, and the
 correlation of the two float images. Run it on an otherwise idle machine.
+
+    python3 benches/compare_c.py --scaling [--runs N] [--threads T] [--only NAME ...]
+
+measures nanobragg's thread scaling instead (default: the heavy case): it alternates runs on one
+thread and on T threads (N each, fresh scratch directories), and prints the median wall times,
+their ratio, and the median and range of the ratios of each alternating pair.
 """
 import argparse
 import os
@@ -50,9 +56,10 @@ def write_hkl(path):
                     f.write(f"{h} {k} {l} {100.0 * 2.718281828 ** (-2 * s2) * (0.2 + wobble):.4f}\n")
 
 
-def build():
-    subprocess.run(["bash", os.path.join(SHARED, "reference", "build.sh"), REF_DIR], check=True,
-                   stdout=subprocess.DEVNULL)
+def build(with_c=True):
+    if with_c:
+        subprocess.run(["bash", os.path.join(SHARED, "reference", "build.sh"), REF_DIR], check=True,
+                       stdout=subprocess.DEVNULL)
     subprocess.run(["cargo", "build", "--release", "--bin", "nanobragg", "--example", "compare_images"],
                    cwd=ROOT, check=True)
 
@@ -77,18 +84,42 @@ def run(binary, args, threads, workdir, hkl):
     return wall, usage.ru_maxrss / 1024.0, os.path.join(workdir, "floatimage.bin")
 
 
+def scaling(opts, scratch, hkl):
+    """nanobragg on one thread against `opts.threads`, alternating, per case."""
+    print(f"scaling: 1 against {opts.threads} threads, runs={opts.runs}")
+    print(f"{'case':26} {'1 thread s':>11} {f'{opts.threads} threads s':>12} {'ratio':>7} "
+          f"{'pair median':>12} {'pair range':>12}")
+    for name, args in CASES:
+        if name not in (opts.only or ["heavy"]):
+            continue
+        one, many = [], []
+        for _ in range(opts.runs):
+            one.append(run(R_BIN, args, 1, os.path.join(scratch, "one"), hkl)[0])
+            many.append(run(R_BIN, args, opts.threads, os.path.join(scratch, "many"), hkl)[0])
+        pairs = sorted(a / b for a, b in zip(one, many))
+        t1, tn = statistics.median(one), statistics.median(many)
+        print(f"{name:26} {t1:11.3f} {tn:12.3f} {t1 / tn:7.2f} {statistics.median(pairs):12.2f} "
+              f"{f'{pairs[0]:.2f}-{pairs[-1]:.2f}':>12}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--scaling", action="store_true",
+                    help="time nanobragg on 1 thread against --threads (default case: heavy)")
     opts = ap.parse_args()
     if not opts.no_build:
-        build()
+        build(with_c=not opts.scaling)
     scratch = tempfile.mkdtemp(prefix="nanobragg-compare-")
     hkl = os.path.join(scratch, "P1.hkl")
     write_hkl(hkl)
+    if opts.scaling:
+        scaling(opts, scratch, hkl)
+        shutil.rmtree(scratch)
+        return
     print(f"threads={opts.threads} runs={opts.runs}")
     print(f"{'case':26} {'C s':>8} {'nanobragg s':>12} {'ratio':>7} {'C MiB':>7} {'nb MiB':>7} {'correlation':>13}")
     for name, args in CASES:
