@@ -12,7 +12,10 @@ correlation of the two float images. Run it on an otherwise idle machine.
 
 measures nanobragg's thread scaling instead (default: the heavy case): it alternates runs on one
 thread and on T threads (N each, fresh scratch directories), and prints the median wall times,
-their ratio, and the median and range of the ratios of each alternating pair.
+their ratio, and the median and range of the ratios of each alternating pair. Each round also
+starts T one-thread runs at once: T times the one-thread time over the time they take together
+is the most T cores of this machine give this work (the "ceiling"), against which the ratio is
+read.
 """
 import argparse
 import os
@@ -64,8 +67,8 @@ def build(with_c=True):
                    cwd=ROOT, check=True)
 
 
-def run(binary, args, threads, workdir, hkl):
-    """One run in a fresh directory: (wall seconds, peak RSS in MiB, float image path)."""
+def start(binary, args, threads, workdir, hkl):
+    """Start one run in a fresh directory: (process, start time)."""
     if os.path.isdir(workdir):
         shutil.rmtree(workdir)
     os.makedirs(workdir)
@@ -73,33 +76,52 @@ def run(binary, args, threads, workdir, hkl):
         shutil.copy(hkl, os.path.join(workdir, "P1.hkl"))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads))
     extra = ["-noprogress", "-seed", "1"] if binary == C_BIN else ["-quiet", "-seed", "1"]
-    start = time.perf_counter()
+    begin = time.perf_counter()
     proc = subprocess.Popen([binary] + args.split() + extra, cwd=workdir, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return proc, begin
+
+
+def finish(started, binary, args):
+    """Wait for a started run: (wall seconds, peak RSS in MiB)."""
+    proc, begin = started
     _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - begin
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{binary} {args}: exit {proc.returncode}: {proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024.0, os.path.join(workdir, "floatimage.bin")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def run(binary, args, threads, workdir, hkl):
+    """One run in a fresh directory: (wall seconds, peak RSS in MiB, float image path)."""
+    wall, rss = finish(start(binary, args, threads, workdir, hkl), binary, args)
+    return wall, rss, os.path.join(workdir, "floatimage.bin")
 
 
 def scaling(opts, scratch, hkl):
-    """nanobragg on one thread against `opts.threads`, alternating, per case."""
-    print(f"scaling: 1 against {opts.threads} threads, runs={opts.runs}")
-    print(f"{'case':26} {'1 thread s':>11} {f'{opts.threads} threads s':>12} {'ratio':>7} "
-          f"{'pair median':>12} {'pair range':>12}")
+    """nanobragg on one thread against `opts.threads`, alternating, per case; beside them, as
+    many one-thread runs at once as threads, which gives the machine's own ceiling."""
+    n = opts.threads
+    print(f"scaling: 1 against {n} threads, runs={opts.runs}; ceiling: {n} one-thread runs at once")
+    print(f"{'case':26} {'1 thread s':>11} {f'{n} threads s':>12} {'ratio':>7} "
+          f"{'pair median':>12} {'pair range':>12} {'ceiling':>8} {'ceil. range':>12}")
+    span = lambda xs: f"{min(xs):.2f}-{max(xs):.2f}"
     for name, args in CASES:
         if name not in (opts.only or ["heavy"]):
             continue
-        one, many = [], []
+        one, many, ceiling = [], [], []
         for _ in range(opts.runs):
             one.append(run(R_BIN, args, 1, os.path.join(scratch, "one"), hkl)[0])
-            many.append(run(R_BIN, args, opts.threads, os.path.join(scratch, "many"), hkl)[0])
-        pairs = sorted(a / b for a, b in zip(one, many))
+            many.append(run(R_BIN, args, n, os.path.join(scratch, "many"), hkl)[0])
+            started = [start(R_BIN, args, 1, os.path.join(scratch, f"at-once-{i}"), hkl)
+                       for i in range(n)]
+            together = max(finish(s, R_BIN, args)[0] for s in started)
+            ceiling.append(n * one[-1] / together)
+        pairs = [a / b for a, b in zip(one, many)]
         t1, tn = statistics.median(one), statistics.median(many)
         print(f"{name:26} {t1:11.3f} {tn:12.3f} {t1 / tn:7.2f} {statistics.median(pairs):12.2f} "
-              f"{f'{pairs[0]:.2f}-{pairs[-1]:.2f}':>12}", flush=True)
+              f"{span(pairs):>12} {statistics.median(ceiling):8.2f} {span(ceiling):>12}", flush=True)
 
 
 def main():
