@@ -103,25 +103,42 @@ pub(crate) fn atof(s: &[u8]) -> f64 {
 
 /// Parses a whole token as a number with C syntax; `None` unless every byte is used.
 pub(crate) fn parse_number(token: &str) -> Option<f64> {
-    // Fast paths, same value, for plain numbers: digits, optionally a point and more digits.
-    let digits = token.strip_prefix(['-', '+']).unwrap_or(token);
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if !int.is_empty() && plain(int) && plain(frac) {
-        if int.len() + frac.len() <= 15 {
+    // Fast path, same value, for plain numbers: a digit, more digits, optionally a point and
+    // more digits, read in one pass.
+    let bytes = token.as_bytes();
+    let body = bytes.strip_prefix(b"-").or(bytes.strip_prefix(b"+"));
+    let negative = bytes.first() == Some(&b'-');
+    let body = body.unwrap_or(bytes);
+    if body.first().is_some_and(u8::is_ascii_digit) {
+        let (mut m, mut digits, mut frac, mut point, mut plain) = (0u64, 0, 0, false, true);
+        for &b in body {
+            if b.is_ascii_digit() {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                digits += 1;
+                frac += usize::from(point);
+            } else if b == b'.' && !point {
+                point = true;
+            } else {
+                plain = false;
+                break;
+            }
+        }
+        if plain && digits <= 15 {
             // Clinger's fast path: the digits as an integer below 10¹⁵ and 10^frac are both
             // exact in f64, so their quotient is the correctly rounded value.
-            let m = int
-                .bytes()
-                .chain(frac.bytes())
-                .fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) as f64;
-            let v = m / POW10[frac.len()];
-            return Some(if token.starts_with('-') { -v } else { v });
+            let v = if frac == 0 {
+                m as f64
+            } else {
+                m as f64 / POW10[frac]
+            };
+            return Some(if negative { -v } else { v });
         }
-        // Longer: Rust parses these correctly rounded, as strtod does.
-        return token.parse().ok();
+        if plain {
+            // Longer: Rust parses these correctly rounded, as strtod does.
+            return token.parse().ok();
+        }
     }
-    match strtod_prefix(token.as_bytes()) {
+    match strtod_prefix(bytes) {
         Some((v, n)) if n == token.len() => Some(v),
         _ => None,
     }
@@ -241,6 +258,17 @@ mod tests {
         assert_eq!(parse_number("12.5"), Some(12.5));
         assert_eq!(parse_number("12.5x"), None);
         assert_eq!(parse_number("1,5"), None);
+        assert_eq!(parse_number("1.2.3"), None);
+        assert_eq!(parse_number("+-1"), None);
+        assert_eq!(parse_number("-"), None);
+        assert_eq!(parse_number("5."), Some(5.0));
+        assert_eq!(parse_number("-.5"), Some(-0.5));
+        assert_eq!(parse_number("1e3"), Some(1000.0));
+        assert_eq!(
+            parse_number("-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(parse_number("0.1"), Some(0.1));
     }
 
     proptest! {
