@@ -860,7 +860,7 @@ pub fn render_row(
         if state.activate(setup, s, f0, end, q1_first.map(|(ff, _)| ff)) {
             state.run(setup, prep, s, f0, &mut stats);
             let values = &state.value[..end - f0];
-            if state.active[..end - f0].iter().all(|&a| a) {
+            if state.all_active {
                 for (out, v) in row[f0..end].iter_mut().zip(values) {
                     *out = *v as f32;
                 }
@@ -888,6 +888,8 @@ pub fn render_row(
 pub struct Block {
     nvec: usize,
     active: [bool; BLOCK],
+    /// Whether every pixel of the block is rendered (set by [`Block::activate`]).
+    all_active: bool,
     mask: [F; VECS],
     dx: [F; VECS],
     dy: [F; VECS],
@@ -921,6 +923,7 @@ impl Block {
         Box::new(Block {
             nvec: 0,
             active: [false; BLOCK],
+            all_active: false,
             mask: [F::ZERO; VECS],
             dx: [F::ZERO; VECS],
             dy: [F::ZERO; VECS],
@@ -983,6 +986,7 @@ impl Block {
             }
             any
         };
+        self.all_active = whole || self.active[..n].iter().all(|&a| a);
         const ON: f64 = f64::from_bits(u64::MAX);
         for c in 0..self.nvec {
             let lanes = &self.active[c * LANES..(c + 1) * LANES];
