@@ -8,7 +8,7 @@
 //! not depend on the thread count.
 
 use rayon::prelude::*;
-use wide::f64x8;
+use wide::{f32x8, f64x8};
 
 use crate::engine::Rendered;
 use crate::setup::Setup;
@@ -183,17 +183,17 @@ pub fn pgm_scale(user: Option<f64>, stats: &Stats, int_scale: f64) -> f64 {
     }
 }
 
-/// Fill `out` (pixels `start..start + out.len()`, row-major) with `convert(v)` inside the region
-/// of interest and 0 outside, in parallel chunks of `chunk` pixels. Each row is cut into its
-/// three segments (left of, inside, right of the region), so the conversion runs as a tight
-/// loop the compiler vectorises.
+/// Fill `out` (pixels `start..start + out.len()`, row-major) with the converted pixels inside
+/// the region of interest and 0 outside, in parallel chunks of `chunk` pixels. Each row is cut
+/// into its three segments (left of, inside, right of the region); `convert(src, dst)` converts
+/// the inside segment.
 fn fill_region<T: Copy + Default + Send>(
     setup: &Setup,
     img: &Rendered,
     start: usize,
     out: &mut [T],
     chunk: usize,
-    convert: impl Fn(f32) -> T + Sync,
+    convert: impl Fn(&[f32], &mut [T]) + Sync,
 ) {
     let w = img.width;
     let [x0, x1, y0, y1] = setup.roi;
@@ -214,21 +214,68 @@ fn fill_region<T: Copy + Default + Send>(
                 (row_end, row_end)
             };
             out[i - first..lo - first].fill(T::default());
-            for (o, &v) in out[lo - first..hi - first]
-                .iter_mut()
-                .zip(&img.pixels[lo..hi])
-            {
-                *o = convert(v);
-            }
+            convert(&img.pixels[lo..hi], &mut out[lo - first..hi - first]);
             out[hi - first..row_end - first].fill(T::default());
             i = row_end;
         }
     });
 }
 
+/// One pixel of the noiseless 16-bit image: `v·scale + adc`, clamped to [0, 65535], rounded
+/// half up in f32 (as C's `floorf(v + 0.5)` on a float); NaN gives 0.
+pub fn u16_pixel(v: f32, scale: f64, adc: f64) -> u16 {
+    // `as` truncates toward zero (floor for these positive values) and maps NaN to 0.
+    ((v as f64 * scale + adc).clamp(0.0, 65535.0) + 0.5) as f32 as u16
+}
+
+/// One pixel of the 8-bit greyscale image: `min(255, v·scale)` truncated; negative and NaN
+/// give 0.
+pub fn u8_pixel(v: f32, scale: f64) -> u8 {
+    (v as f64 * scale).clamp(0.0, 255.0) as u8
+}
+
+/// Truncate eight floats that are known to lie in [0, 65536) to integers.
+#[inline(always)]
+fn truncate_in_range(x: [f64; 8]) -> [i32; 8] {
+    f32x8::from(x.map(|x| x as f32)).fast_trunc_int().to_array()
+}
+
+/// [`u16_pixel`] of every pixel of `src` into `dst` (same length), eight pixels on lanes at a
+/// time: the clamp is a lane `max`/`min` (`max` maps NaN to 0), after which the value lies in
+/// [0.5, 65535.5] and the truncation needs no saturation. The compiler does not vectorise the
+/// scalar form (its casts saturate).
+fn u16_pixels(src: &[f32], dst: &mut [u16], scale: f64, adc: f64) {
+    let (src8, mut dst8) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
+    let src_tail = src8.remainder();
+    let (scale_v, adc_v) = (f64x8::splat(scale), f64x8::splat(adc));
+    for (s, d) in src8.zip(&mut dst8) {
+        let x = lanes(s) * scale_v + adc_v;
+        let x = x.max(f64x8::ZERO).min(f64x8::splat(65535.0)) + f64x8::splat(0.5);
+        d.copy_from_slice(&truncate_in_range(x.to_array()).map(|i| i as u16));
+    }
+    for (s, d) in src_tail.iter().zip(dst8.into_remainder()) {
+        *d = u16_pixel(*s, scale, adc);
+    }
+}
+
+/// [`u8_pixel`] of every pixel of `src` into `dst` (same length), eight pixels on lanes at a
+/// time, as [`u16_pixels`]: truncated in f64 first, the whole numbers 0…255 convert exactly.
+fn u8_pixels(src: &[f32], dst: &mut [u8], scale: f64) {
+    let (src8, mut dst8) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
+    let src_tail = src8.remainder();
+    let scale_v = f64x8::splat(scale);
+    for (s, d) in src8.zip(&mut dst8) {
+        let x = lanes(s) * scale_v;
+        let x = x.max(f64x8::ZERO).min(f64x8::splat(255.0)).trunc();
+        d.copy_from_slice(&truncate_in_range(x.to_array()).map(|i| i as u8));
+    }
+    for (s, d) in src_tail.iter().zip(dst8.into_remainder()) {
+        *d = u8_pixel(*s, scale);
+    }
+}
+
 /// The noiseless 16-bit image, pixels `start..start + out.len()` (row-major) into `out`:
-/// `v·scale + adc`, clamped to [0, 65535], rounded half up (in f32, as C's `floorf`); NaN gives
-/// 0. Pixels outside the region of interest are 0.
+/// [`u16_pixel`] inside the region of interest, 0 outside.
 pub fn fill_u16(
     setup: &Setup,
     img: &Rendered,
@@ -237,17 +284,16 @@ pub fn fill_u16(
     start: usize,
     out: &mut [u16],
 ) {
-    // `as` truncates toward zero (floor for these positive values) and maps NaN to 0.
-    fill_region(setup, img, start, out, 4096, |v| {
-        ((v as f64 * scale + adc).clamp(0.0, 65535.0) + 0.5) as f32 as u16
+    fill_region(setup, img, start, out, 4096, |src, dst| {
+        u16_pixels(src, dst, scale, adc)
     });
 }
 
 /// The 8-bit greyscale image, bytes `start..start + out.len()` (row-major) into `out`:
-/// `min(255, v·scale)` truncated; negative and NaN give 0; outside the region of interest 0.
+/// [`u8_pixel`] inside the region of interest, 0 outside.
 pub fn fill_u8(setup: &Setup, img: &Rendered, scale: f64, start: usize, out: &mut [u8]) {
-    fill_region(setup, img, start, out, 8192, |v| {
-        (v as f64 * scale).clamp(0.0, 255.0) as u8
+    fill_region(setup, img, start, out, 8192, |src, dst| {
+        u8_pixels(src, dst, scale)
     });
 }
 
@@ -301,7 +347,77 @@ mod tests {
         (max, at, mean, rms, rmsd, n)
     }
 
+    /// Values where the conversions clamp, round or meet NaN and infinities.
+    const SPECIAL: [f32; 14] = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        0.0,
+        -1.0,
+        0.49999997,
+        0.5,
+        254.99998,
+        255.0,
+        65534.5,
+        65535.0,
+        1e30,
+        f32::MIN_POSITIVE,
+    ];
+
+    #[test]
+    fn lane_conversions_match_the_pixel_rules_on_special_values() {
+        for (scale, adc) in [(1.0, 0.0), (1.0, 40.0), (0.999999, 0.5), (-3.0, 10.0)] {
+            let mut d16 = [0u16; SPECIAL.len()];
+            let mut d8 = [0u8; SPECIAL.len()];
+            u16_pixels(&SPECIAL, &mut d16, scale, adc);
+            u8_pixels(&SPECIAL, &mut d8, scale);
+            for (i, &v) in SPECIAL.iter().enumerate() {
+                assert_eq!(d16[i], u16_pixel(v, scale, adc), "{v} {scale} {adc}");
+                assert_eq!(d8[i], u8_pixel(v, scale), "{v} {scale}");
+            }
+        }
+        assert_eq!(u16_pixel(f32::NAN, 1.0, 40.0), 0);
+        assert_eq!(u16_pixel(65534.5, 1.0, 0.0), 65535);
+        assert_eq!(u16_pixel(1e30, 1.0, 0.0), 65535);
+        assert_eq!(u8_pixel(254.99998, 1.0), 254);
+        assert_eq!(u8_pixel(-1.0, 1.0), 0);
+    }
+
     proptest! {
+        #[test]
+        fn lane_conversions_match_the_pixel_rules(
+            bits in proptest::collection::vec(any::<u32>(), 0..40),
+            scale in -1e6f64..1e6,
+            adc in -100f64..1000.0,
+        ) {
+            let src: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
+            let mut d16 = vec![0u16; src.len()];
+            let mut d8 = vec![0u8; src.len()];
+            u16_pixels(&src, &mut d16, scale, adc);
+            u8_pixels(&src, &mut d8, scale);
+            for (i, &v) in src.iter().enumerate() {
+                prop_assert_eq!(d16[i], u16_pixel(v, scale, adc));
+                prop_assert_eq!(d8[i], u8_pixel(v, scale));
+            }
+        }
+
+        #[test]
+        fn lane_conversions_match_on_pixel_like_values(
+            values in proptest::collection::vec(0f32..70000.0, 0..40),
+            scale in 0.001f64..100.0,
+            adc in 0f64..100.0,
+        ) {
+            let mut d16 = vec![0u16; values.len()];
+            let mut d8 = vec![0u8; values.len()];
+            u16_pixels(&values, &mut d16, scale, adc);
+            u8_pixels(&values, &mut d8, scale);
+            for (i, &v) in values.iter().enumerate() {
+                prop_assert_eq!(d16[i], u16_pixel(v, scale, adc));
+                prop_assert_eq!(d8[i], u8_pixel(v, scale));
+            }
+        }
+
         #[test]
         fn lane_sums_match_the_pixel_loop(
             width in 1usize..40,
