@@ -106,9 +106,11 @@ pub(crate) fn parse_number(token: &str) -> Option<f64> {
     // Fast path, same value, for plain numbers: a digit, more digits, optionally a point and
     // more digits, read in one pass.
     let bytes = token.as_bytes();
-    let body = bytes.strip_prefix(b"-").or(bytes.strip_prefix(b"+"));
     let negative = bytes.first() == Some(&b'-');
-    let body = body.unwrap_or(bytes);
+    let body = match bytes.first() {
+        Some(b'-' | b'+') => &bytes[1..],
+        _ => bytes,
+    };
     if body.first().is_some_and(u8::is_ascii_digit) {
         let (mut m, mut digits, mut frac, mut point, mut plain) = (0u64, 0, 0, false, true);
         for &b in body {
