@@ -365,17 +365,26 @@ mod tests {
         f32::MIN_POSITIVE,
     ];
 
+    /// The lane conversions of `src` agree with the per-pixel rules, pixel by pixel.
+    fn assert_lanes_match_pixels(src: &[f32], scale: f64, adc: f64) {
+        let mut d16 = vec![0u16; src.len()];
+        let mut d8 = vec![0u8; src.len()];
+        u16_pixels(src, &mut d16, scale, adc);
+        u8_pixels(src, &mut d8, scale);
+        for (i, &v) in src.iter().enumerate() {
+            assert_eq!(
+                d16[i],
+                u16_pixel(v, scale, adc),
+                "16-bit: {v} {scale} {adc}"
+            );
+            assert_eq!(d8[i], u8_pixel(v, scale), "8-bit: {v} {scale}");
+        }
+    }
+
     #[test]
     fn lane_conversions_match_the_pixel_rules_on_special_values() {
         for (scale, adc) in [(1.0, 0.0), (1.0, 40.0), (0.999999, 0.5), (-3.0, 10.0)] {
-            let mut d16 = [0u16; SPECIAL.len()];
-            let mut d8 = [0u8; SPECIAL.len()];
-            u16_pixels(&SPECIAL, &mut d16, scale, adc);
-            u8_pixels(&SPECIAL, &mut d8, scale);
-            for (i, &v) in SPECIAL.iter().enumerate() {
-                assert_eq!(d16[i], u16_pixel(v, scale, adc), "{v} {scale} {adc}");
-                assert_eq!(d8[i], u8_pixel(v, scale), "{v} {scale}");
-            }
+            assert_lanes_match_pixels(&SPECIAL, scale, adc);
         }
         assert_eq!(u16_pixel(f32::NAN, 1.0, 40.0), 0);
         assert_eq!(u16_pixel(65534.5, 1.0, 0.0), 65535);
@@ -392,14 +401,7 @@ mod tests {
             adc in -100f64..1000.0,
         ) {
             let src: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
-            let mut d16 = vec![0u16; src.len()];
-            let mut d8 = vec![0u8; src.len()];
-            u16_pixels(&src, &mut d16, scale, adc);
-            u8_pixels(&src, &mut d8, scale);
-            for (i, &v) in src.iter().enumerate() {
-                prop_assert_eq!(d16[i], u16_pixel(v, scale, adc));
-                prop_assert_eq!(d8[i], u8_pixel(v, scale));
-            }
+            assert_lanes_match_pixels(&src, scale, adc);
         }
 
         #[test]
@@ -408,14 +410,7 @@ mod tests {
             scale in 0.001f64..100.0,
             adc in 0f64..100.0,
         ) {
-            let mut d16 = vec![0u16; values.len()];
-            let mut d8 = vec![0u8; values.len()];
-            u16_pixels(&values, &mut d16, scale, adc);
-            u8_pixels(&values, &mut d8, scale);
-            for (i, &v) in values.iter().enumerate() {
-                prop_assert_eq!(d16[i], u16_pixel(v, scale, adc));
-                prop_assert_eq!(d8[i], u8_pixel(v, scale));
-            }
+            assert_lanes_match_pixels(&values, scale, adc);
         }
 
         #[test]
