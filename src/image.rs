@@ -240,38 +240,60 @@ fn truncate_in_range(x: [f64; 8]) -> [i32; 8] {
     f32x8::from(x.map(|x| x as f32)).fast_trunc_int().to_array()
 }
 
+/// Convert every pixel of `src` into `dst` (same length): eight pixels at a time as f64 lanes
+/// with `lanes_rule`, the remainder one by one with `pixel`.
+#[inline(always)]
+fn by_lanes<T: Copy>(
+    src: &[f32],
+    dst: &mut [T],
+    lanes_rule: impl Fn(f64x8) -> [T; 8],
+    pixel: impl Fn(f32) -> T,
+) {
+    let (src8, mut dst8) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
+    let src_tail = src8.remainder();
+    for (s, d) in src8.zip(&mut dst8) {
+        d.copy_from_slice(&lanes_rule(lanes(s)));
+    }
+    for (s, d) in src_tail.iter().zip(dst8.into_remainder()) {
+        *d = pixel(*s);
+    }
+}
+
 /// [`u16_pixel`] of every pixel of `src` into `dst` (same length), eight pixels on lanes at a
 /// time: the clamp is a lane `max`/`min` (`max` maps NaN to 0), after which the value lies in
 /// [0.5, 65535.5] and the truncation needs no saturation. The compiler does not vectorise the
 /// scalar form (its casts saturate).
 fn u16_pixels(src: &[f32], dst: &mut [u16], scale: f64, adc: f64) {
-    let (src8, mut dst8) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
-    let src_tail = src8.remainder();
     let (scale_v, adc_v) = (f64x8::splat(scale), f64x8::splat(adc));
-    for (s, d) in src8.zip(&mut dst8) {
-        let x = lanes(s) * scale_v + adc_v;
-        let x = x.max(f64x8::ZERO).min(f64x8::splat(65535.0)) + f64x8::splat(0.5);
-        d.copy_from_slice(&truncate_in_range(x.to_array()).map(|i| i as u16));
-    }
-    for (s, d) in src_tail.iter().zip(dst8.into_remainder()) {
-        *d = u16_pixel(*s, scale, adc);
-    }
+    by_lanes(
+        src,
+        dst,
+        |v| {
+            let x = (v * scale_v + adc_v)
+                .max(f64x8::ZERO)
+                .min(f64x8::splat(65535.0));
+            truncate_in_range((x + f64x8::splat(0.5)).to_array()).map(|i| i as u16)
+        },
+        |v| u16_pixel(v, scale, adc),
+    );
 }
 
 /// [`u8_pixel`] of every pixel of `src` into `dst` (same length), eight pixels on lanes at a
 /// time, as [`u16_pixels`]: truncated in f64 first, the whole numbers 0…255 convert exactly.
 fn u8_pixels(src: &[f32], dst: &mut [u8], scale: f64) {
-    let (src8, mut dst8) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
-    let src_tail = src8.remainder();
     let scale_v = f64x8::splat(scale);
-    for (s, d) in src8.zip(&mut dst8) {
-        let x = lanes(s) * scale_v;
-        let x = x.max(f64x8::ZERO).min(f64x8::splat(255.0)).trunc();
-        d.copy_from_slice(&truncate_in_range(x.to_array()).map(|i| i as u8));
-    }
-    for (s, d) in src_tail.iter().zip(dst8.into_remainder()) {
-        *d = u8_pixel(*s, scale);
-    }
+    by_lanes(
+        src,
+        dst,
+        |v| {
+            let x = (v * scale_v)
+                .max(f64x8::ZERO)
+                .min(f64x8::splat(255.0))
+                .trunc();
+            truncate_in_range(x.to_array()).map(|i| i as u8)
+        },
+        |v| u8_pixel(v, scale),
+    );
 }
 
 /// The noiseless 16-bit image, pixels `start..start + out.len()` (row-major) into `out`:
