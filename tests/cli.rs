@@ -3,16 +3,11 @@
 //! images that do not depend on the thread count.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nanobragg-cli-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
+mod scratch;
+use scratch::scratch_dir;
 
 fn run(dir: &Path, args: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nanobragg"))
@@ -34,9 +29,10 @@ const CUBIC: &str = "-cell 100 100 100 90 90 90 -default_F 100 -lambda 6.2 -N 5 
 
 #[test]
 fn help_lists_options_with_units_and_groups() {
-    let dir = scratch("help");
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
     for flag in ["-help", "--help", "-h"] {
-        let o = run(&dir, flag);
+        let o = run(dir, flag);
         assert_eq!(o.status.code(), Some(0));
         let text = stdout(&o);
         for needle in [
@@ -50,14 +46,15 @@ fn help_lists_options_with_units_and_groups() {
             assert!(text.contains(needle), "{flag}: help lacks {needle}");
         }
     }
-    let o = run(&dir, "--version");
+    let o = run(dir, "--version");
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("nanobragg"));
 }
 
 #[test]
 fn usage_errors_exit_2_and_name_the_option() {
-    let dir = scratch("usage");
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
     let cases = [
         ("-lamda 1", &["-lamda", "-lambda"][..]),
         ("-default_F 100", &["-cell"][..]),
@@ -68,39 +65,40 @@ fn usage_errors_exit_2_and_name_the_option() {
         (&format!("{CUBIC} -pixel -0.1"), &["-pixel"][..]),
     ];
     for (args, needles) in cases {
-        let o = run(&dir, args);
+        let o = run(dir, args);
         assert_eq!(o.status.code(), Some(2), "{args}: {}", stderr(&o));
         for n in needles {
             assert!(stderr(&o).contains(n), "{args}: {} lacks {n}", stderr(&o));
         }
     }
     assert!(
-        fs::read_dir(&dir).unwrap().next().is_none(),
+        fs::read_dir(dir).unwrap().next().is_none(),
         "a failed run wrote files"
     );
 }
 
 #[test]
 fn malformed_input_files_exit_1_naming_file_and_line() {
-    let dir = scratch("malformed");
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
     fs::write(dir.join("bad.hkl"), "0 0 0 10\n1 0 0 20\n1 x 0 5\n").unwrap();
-    let o = run(&dir, "-hkl bad.hkl -cell 50 50 50 90 90 90 -detpixels 16");
+    let o = run(dir, "-hkl bad.hkl -cell 50 50 50 90 90 90 -detpixels 16");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("bad.hkl:3"), "{}", stderr(&o));
 
     fs::write(dir.join("short.mat"), "0.01 0 0\n0 0.01\n").unwrap();
-    let o = run(&dir, "-mat short.mat -default_F 10 -detpixels 16");
+    let o = run(dir, "-mat short.mat -default_F 10 -detpixels 16");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("short.mat"), "{}", stderr(&o));
 
     let o = run(
-        &dir,
+        dir,
         "-hkl missing.hkl -cell 50 50 50 90 90 90 -detpixels 16",
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("missing.hkl"), "{}", stderr(&o));
 
-    let names: Vec<_> = fs::read_dir(&dir)
+    let names: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
@@ -114,9 +112,10 @@ fn malformed_input_files_exit_1_naming_file_and_line() {
 
 #[test]
 fn default_outputs_and_quiet() {
-    let dir = scratch("outputs");
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
     let o = run(
-        &dir,
+        dir,
         &format!("{CUBIC} -detpixels 32 -seed 5 -quiet -pngfile p.png"),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -144,9 +143,10 @@ fn default_outputs_and_quiet() {
             .starts_with(b"\x89PNG\r\n\x1a\n")
     );
 
-    let dir = scratch("outputs-off");
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
     let o = run(
-        &dir,
+        dir,
         &format!("{CUBIC} -detpixels 8 -nonoise -nopgm -coherent"),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -159,10 +159,11 @@ fn default_outputs_and_quiet() {
 
 #[test]
 fn fdump_cache_is_written_and_announced() {
-    let dir = scratch("fdump");
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
     fs::write(dir.join("f.hkl"), "0 0 0 10\n1 0 0 20\n0 1 0 30\n").unwrap();
     let o = run(
-        &dir,
+        dir,
         "-hkl f.hkl -cell 50 50 50 90 90 90 -N 5 -detpixels 16 -nonoise -nopgm",
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -170,7 +171,7 @@ fn fdump_cache_is_written_and_announced() {
     let first = fs::read(dir.join("floatimage.bin")).unwrap();
     // Without -hkl the cache is used (as nanoBragg does), and the console says so.
     let o = run(
-        &dir,
+        dir,
         "-cell 50 50 50 90 90 90 -N 5 -detpixels 16 -nonoise -nopgm",
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -185,8 +186,9 @@ fn images_do_not_depend_on_the_thread_count() {
                 -phi 0 -osc 0.2 -phisteps 2 -seed 9";
     let mut reference: Option<Vec<Vec<u8>>> = None;
     for threads in [1, 2, 7] {
-        let dir = scratch(&format!("threads{threads}"));
-        let o = run(&dir, &format!("{args} -nthreads {threads}"));
+        let tmp = scratch_dir("cli");
+        let dir = tmp.path();
+        let o = run(dir, &format!("{args} -nthreads {threads}"));
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let files: Vec<Vec<u8>> = [
             "floatimage.bin",
@@ -202,4 +204,29 @@ fn images_do_not_depend_on_the_thread_count() {
             Some(r) => assert!(r == &files, "{threads} threads changed the output"),
         }
     }
+}
+
+/// Q3: in the default mode `-misset_seed` is only the seed, so its place on the command line does
+/// not change the random orientation; `-compat` keeps C's collision, where a seed given after
+/// `-misset random` also reads as `-misset 99 <next> <next>` and replaces the orientation.
+#[test]
+fn misset_seed_position_does_not_change_the_orientation() {
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
+    let base = "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 5 -detpixels 48 -nonoise \
+                -nopgm -quiet";
+    let image = |order: &str, compat: &str| {
+        let o = run(dir, &format!("{base} {order} -distance 100 {compat}"));
+        assert_eq!(o.status.code(), Some(0), "{order}: {}", stderr(&o));
+        fs::read(dir.join("floatimage.bin")).unwrap()
+    };
+    let seed_first = image("-misset_seed 99 -misset random", "");
+    let seed_last = image("-misset random -misset_seed 99", "");
+    assert_eq!(seed_first, seed_last, "the seed's position changed the image");
+    assert_eq!(image("-misset_seed 99 -misset random", "-compat"), seed_first);
+    assert_ne!(
+        image("-misset random -misset_seed 99", "-compat"),
+        seed_first,
+        "-compat did not reproduce C's -misset_seed collision"
+    );
 }

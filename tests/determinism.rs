@@ -41,7 +41,9 @@ use nanobragg::noise;
 use nanobragg::setup::Setup;
 
 mod common;
+mod scratch;
 use common::golden_dir;
+use scratch::scratch_dir;
 
 /// Thread counts compared; the first is the reference.
 const THREADS: [usize; 3] = [1, 2, 7];
@@ -105,14 +107,13 @@ fn golden_cases_are_bit_identical_at_1_2_and_7_threads() {
             (n, pool)
         })
         .collect();
-    let scratch =
-        std::env::temp_dir().join(format!("nanobragg-determinism-{}", std::process::id()));
+    let scratch = scratch_dir("determinism");
 
     let start = Instant::now();
     let mut problems = Vec::new();
     for (i, run) in runs.iter().enumerate() {
         let case_start = Instant::now();
-        let dir = scratch.join(i.to_string());
+        let dir = scratch.path().join(i.to_string());
         let job = job(&golden, run, &dir);
         let setup =
             Setup::new(&job.params).unwrap_or_else(|e| panic!("{}: setup failed: {e}", run.name));
@@ -152,7 +153,6 @@ fn golden_cases_are_bit_identical_at_1_2_and_7_threads() {
             case_start.elapsed().as_secs_f64()
         );
     }
-    let _ = fs::remove_dir_all(&scratch);
     println!(
         "{} runs x {} backends x {} thread counts in {:.1} s",
         runs.len(),

@@ -15,29 +15,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use serde_json::Value;
+use tempfile::TempDir;
 
 mod common;
+mod scratch;
 use common::golden_dir;
 
-/// Cases allowed to fail, with the reason.
-const EXPECTED_TO_FAIL: &[(&str, &str)] = &[
-    (
-        "p24_water",
-        "golden made with nanoBragg.c's water scaling (Q13: divided by the 2x2 auto-oversampling \
-         steps); the default mode adds the background once; see p24_water [-compat]",
-    ),
-    (
-        "p32_misset_random",
-        "golden made with nanoBragg.c's -misset_seed collision (Q3: '-misset_seed 99 -distance \
-         100' also set -misset 99 0 100, replacing the random orientation); the default mode \
-         fixes it; see p32_misset_random [-compat]",
-    ),
-];
-
-/// Cases whose golden image depends on a nanoBragg.c bug that `cases.json` does not flag: besides
-/// the default run (listed in [`EXPECTED_TO_FAIL`]), each is also run with `-compat`, as the
-/// row `<name> [-compat]`, and that run must pass.
-const C_QUIRK_GOLDEN: &[&str] = &["p24_water", "p32_misset_random"];
+/// Cases allowed to fail, with the reason. Empty: every case passes. A case whose golden image
+/// cannot be matched is listed here with why, and an entry that starts passing fails the test.
+const EXPECTED_TO_FAIL: &[(&str, &str)] = &[];
 
 /// Float image: minimum Pearson correlation with the reference.
 const MIN_CORRELATION: f64 = 0.999_999;
@@ -120,21 +106,7 @@ impl Outcome {
 #[test]
 fn golden_cases() {
     let golden = golden_dir();
-    let mut cases = load_cases(&golden);
-    for name in C_QUIRK_GOLDEN {
-        let case = cases
-            .iter()
-            .find(|c| c.name == *name)
-            .unwrap_or_else(|| panic!("C_QUIRK_GOLDEN names {name}, which is not a case"));
-        assert!(
-            expected_failure(name).is_some(),
-            "{name} is in C_QUIRK_GOLDEN but not in EXPECTED_TO_FAIL"
-        );
-        let mut compat = case.clone();
-        compat.name = format!("{name} [-compat]");
-        compat.compat = true;
-        cases.push(compat);
-    }
+    let cases = load_cases(&golden);
 
     let mut problems = unknown_expected_failures(&cases);
     let outcomes = run_all(&golden, &cases);
@@ -239,14 +211,13 @@ fn run_all(golden: &Path, cases: &[Case]) -> Vec<Outcome> {
 /// Runs one case (plus a `-compat` run when it has a noise image) and compares its images.
 fn check_case(golden: &Path, case: &Case) -> Outcome {
     let mut outcome = Outcome::default();
-    match run_binary(golden, case, case.compat, "") {
+    match run_binary(golden, case, case.compat) {
         Ok(scratch) => {
-            compare_main(golden, case, &scratch, &mut outcome);
+            compare_main(golden, case, scratch.path(), &mut outcome);
             // A case that is already in compat mode produced its compat noise image here.
             if case.has_output("noise") && case.compat {
-                compare_noise(golden, case, &scratch, &mut outcome, "");
+                compare_noise(golden, case, scratch.path(), &mut outcome, "");
             }
-            finish_scratch(case, &scratch, &mut outcome.failures);
         }
         Err(reason) => outcome.failures.push(reason),
     }
@@ -259,21 +230,17 @@ fn check_case(golden: &Path, case: &Case) -> Outcome {
 /// The second, `-compat` run of a noise case: its noise and float images must match C.
 fn check_compat_noise(golden: &Path, case: &Case, outcome: &mut Outcome) {
     const PREFIX: &str = "compat run: ";
-    let scratch = match run_binary(golden, case, true, "-compat") {
+    let scratch = match run_binary(golden, case, true) {
         Ok(s) => s,
         Err(reason) => return outcome.failures.push(format!("{PREFIX}{reason}")),
     };
-    let before = outcome.failures.len();
-    compare_noise(golden, case, &scratch, outcome, PREFIX);
-    match compare_float(golden, case, &scratch) {
+    compare_noise(golden, case, scratch.path(), outcome, PREFIX);
+    match compare_float(golden, case, scratch.path()) {
         Ok((_, errs)) => outcome
             .failures
             .extend(errs.into_iter().map(|e| format!("{PREFIX}{e}"))),
         Err(e) => outcome.failures.push(format!("{PREFIX}{e}")),
     }
-    let mut new_failures = outcome.failures.split_off(before);
-    finish_scratch(case, &scratch, &mut new_failures);
-    outcome.failures.append(&mut new_failures);
 }
 
 /// The command-line arguments for one run of a case.
@@ -292,44 +259,36 @@ fn case_args(case: &Case, compat: bool) -> Vec<String> {
     args
 }
 
-/// Runs the binary in a fresh scratch directory holding an `inputs` link; returns the directory,
-/// or on a non-zero exit the status and the last lines of stderr.
-fn run_binary(golden: &Path, case: &Case, compat: bool, tag: &str) -> Result<PathBuf, String> {
-    let scratch = make_scratch(golden, &case.name, tag)?;
+/// Runs the binary in a fresh scratch directory holding an `inputs` link; returns the directory
+/// (removed when dropped), or on a non-zero exit the status and the last lines of stderr.
+fn run_binary(golden: &Path, case: &Case, compat: bool) -> Result<TempDir, String> {
+    let scratch = make_scratch(golden)?;
     let bin = env!("CARGO_BIN_EXE_nanobragg");
     let output = Command::new(bin)
         .args(case_args(case, compat))
-        .current_dir(&scratch)
+        .current_dir(scratch.path())
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {bin}: {e}"))?;
     if output.status.success() {
         return Ok(scratch);
     }
-    let mut failures = vec![format!(
+    Err(format!(
         "{} ({})",
         output.status,
         stderr_tail(&output.stderr, &output.stdout)
-    )];
-    finish_scratch(case, &scratch, &mut failures);
-    Err(failures.join(" "))
+    ))
 }
 
-/// A fresh temp directory, unique per process, case and run, with `inputs` → golden inputs.
-fn make_scratch(golden: &Path, name: &str, tag: &str) -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!(
-        "nanobragg-golden-{}-{name}{tag}",
-        std::process::id()
-    ));
-    // A leftover from an earlier process with the same id is stale.
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// A fresh temp directory with `inputs` → golden inputs.
+fn make_scratch(golden: &Path) -> Result<TempDir, String> {
+    let dir = scratch::scratch_dir("golden");
     let inputs = golden.join("inputs");
-    symlink_dir(&inputs, &dir.join("inputs")).map_err(|e| {
+    symlink_dir(&inputs, &dir.path().join("inputs")).map_err(|e| {
         format!(
             "cannot link {} into {}: {e}",
             inputs.display(),
-            dir.display()
+            dir.path().display()
         )
     })?;
     Ok(dir)
@@ -343,16 +302,6 @@ fn symlink_dir(target: &Path, link: &Path) -> std::io::Result<()> {
 #[cfg(windows)]
 fn symlink_dir(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_dir(target, link)
-}
-
-/// Removes the scratch directory unless the run failed unexpectedly, in which case it is kept
-/// for inspection and its path is added to the failures.
-fn finish_scratch(case: &Case, scratch: &Path, failures: &mut Vec<String>) {
-    if failures.is_empty() || expected_failure(&case.name).is_some() {
-        let _ = fs::remove_dir_all(scratch);
-    } else {
-        failures.push(format!("[outputs kept in {}]", scratch.display()));
-    }
 }
 
 /// The last few non-empty lines of stderr (or of stdout when stderr is empty), joined.

@@ -22,6 +22,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod scratch;
+use scratch::scratch_dir;
+
 /// Longest a single run may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -392,9 +395,8 @@ SIZE1=1024;\nSIZE2=1024;\nPIXEL_SIZE=0.1;\nDISTANCE=100;\nWAVELENGTH=6.2;\n}\x0c
 #[test]
 fn malformed_inputs_and_command_lines() {
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/malformed");
-    let root = std::env::temp_dir().join(format!("nanobragg-malformed-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    let generated = root.join("generated");
+    let root = scratch_dir("malformed");
+    let generated = root.path().join("generated");
     fs::create_dir_all(&generated).unwrap();
     generate(&generated);
     let generated = generated.to_str().unwrap();
@@ -402,7 +404,7 @@ fn malformed_inputs_and_command_lines() {
     let cases = cases();
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        let dir = root.join(format!("case{i:03}"));
+        let dir = root.path().join(format!("case{i:03}"));
         fs::create_dir(&dir).unwrap();
         let outcome = run(case, &dir, corpus, generated);
         let p = problems(case, &outcome);
@@ -425,5 +427,4 @@ fn malformed_inputs_and_command_lines() {
         cases.len(),
         failures.join("\n")
     );
-    fs::remove_dir_all(&root).unwrap();
 }

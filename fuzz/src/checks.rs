@@ -7,7 +7,8 @@
 //! expected outcome and pass.
 //!
 //! The readers take paths, so a check writes its input to a scratch file first: one file per
-//! name and process, under the system temporary directory, overwritten on every call.
+//! name and thread, in a temporary directory removed when the thread ends, overwritten on every
+//! call.
 //!
 //! Two guards keep every input within the memory a fuzzer process can afford: HKL text and
 //! `Fdump.bin` headers whose index ranges would make the reader allocate a grid of more than
@@ -15,7 +16,6 @@
 //! and rendered cases are kept to [`MAX_RENDER_WORK`] inner-loop evaluations.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use nanobragg::cli::{self, ParseOutcome};
@@ -41,20 +41,17 @@ const MAX_ARGV_TOKENS: usize = 128;
 /// Largest |h|, |k| or |l| the HKL readers accept.
 const MAX_INDEX: i64 = nanobragg::io::hkl::MAX_INDEX as i64;
 
-/// This thread's scratch directory, created on first use. Per thread, because the corpus
-/// tests replay several targets on parallel threads and the checks reuse file names.
+/// This thread's scratch directory, created on first use and removed when the thread ends. Per
+/// thread, because the corpus tests replay several targets on parallel threads and the checks
+/// reuse file names.
 fn scratch_dir() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     thread_local! {
-        static DIR: PathBuf = {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir()
-                .join(format!("nanobragg-fuzz-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("create the fuzzing scratch directory");
-            dir
-        };
+        static DIR: tempfile::TempDir = tempfile::Builder::new()
+            .prefix("nanobragg-fuzz-")
+            .tempdir()
+            .expect("create the fuzzing scratch directory");
     }
-    DIR.with(PathBuf::clone)
+    DIR.with(|dir| dir.path().to_path_buf())
 }
 
 /// The scratch file `name`, holding `data`.

@@ -1571,24 +1571,22 @@ mod tests {
         assert!(help.contains("Default: 0 (unpolarized)") || help.contains("Default: 0."));
     }
 
-    /// Extracts the "args" arrays of the golden cases with a minimal JSON scan.
-    fn golden_args(json: &str) -> Vec<Vec<String>> {
-        let mut cases = Vec::new();
-        let mut rest = json;
-        while let Some(p) = rest.find("\"args\"") {
-            rest = &rest[p + 6..];
-            let Some(open) = rest.find('[') else { break };
-            let Some(close) = rest.find(']') else { break };
-            let body = &rest[open + 1..close];
-            let args = body
-                .split(',')
-                .map(|s| s.trim().trim_matches('"').to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
-            cases.push(args);
-            rest = &rest[close..];
-        }
+    /// The "args" arrays of every golden case.
+    fn golden_args() -> Vec<Vec<String>> {
+        let path = crate::io::golden_dir().join("cases.json");
+        let text = std::fs::read_to_string(&path).expect("read cases.json");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("parse cases.json");
+        let cases = json["cases"].as_array().expect("a \"cases\" array");
+        assert!(!cases.is_empty(), "{}: no cases", path.display());
         cases
+            .iter()
+            .map(|case| {
+                let args = case["args"].as_array().expect("\"args\" is an array");
+                args.iter()
+                    .map(|a| a.as_str().expect("arguments are strings").to_owned())
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
@@ -1602,12 +1600,7 @@ mod tests {
             "-cell 100 100 100 90 90 90 -default_F 100 -misset 5 6 7 -lambda 1.0 -N 5 -roi 20 150 30 120 -distance 100 -detpixels 192",
         ];
         let mut lines: Vec<Vec<String>> = hard_coded.iter().map(|s| argv(s)).collect();
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/cases.json");
-        if let Ok(json) = std::fs::read_to_string(path) {
-            let cases = golden_args(&json);
-            assert_eq!(cases.len(), 40, "golden cases in {path}");
-            lines.extend(cases);
-        }
+        lines.extend(golden_args());
         for line in &lines {
             match parse(line) {
                 Ok(ParseOutcome::Run(a)) => {

@@ -104,17 +104,32 @@ pub(crate) fn golden_dir() -> std::path::PathBuf {
     dir
 }
 
-/// A fresh, empty scratch directory for one test, unique per process and call.
+/// A fresh, empty scratch directory for one test, unique per call, removed with its contents
+/// when dropped (whether the test passes or fails). It dereferences to its path.
 #[cfg(test)]
-pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "nanobragg-io-{}-{}-{name}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a test scratch directory");
-    dir
+pub(crate) fn scratch(name: &str) -> Scratch {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("nanobragg-io-{name}-"))
+        .tempdir()
+        .expect("create a test scratch directory");
+    Scratch(dir)
+}
+
+/// A test's scratch directory; see [`scratch`].
+#[cfg(test)]
+pub(crate) struct Scratch(tempfile::TempDir);
+
+#[cfg(test)]
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+#[cfg(test)]
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.path()
+    }
 }
