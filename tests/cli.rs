@@ -222,8 +222,14 @@ fn misset_seed_position_does_not_change_the_orientation() {
     };
     let seed_first = image("-misset_seed 99 -misset random", "");
     let seed_last = image("-misset random -misset_seed 99", "");
-    assert_eq!(seed_first, seed_last, "the seed's position changed the image");
-    assert_eq!(image("-misset_seed 99 -misset random", "-compat"), seed_first);
+    assert_eq!(
+        seed_first, seed_last,
+        "the seed's position changed the image"
+    );
+    assert_eq!(
+        image("-misset_seed 99 -misset random", "-compat"),
+        seed_first
+    );
     assert_ne!(
         image("-misset random -misset_seed 99", "-compat"),
         seed_first,

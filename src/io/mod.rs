@@ -9,6 +9,7 @@
 //! | [`floatfile`] | `-floatfile` raw little-endian `f32` image | both |
 //! | [`pgm`] | `-pgmfile` binary PGM preview | write |
 //! | [`png`] | 8-bit greyscale PNG preview | write |
+//! | [`lab`] | the experiment in DIALS's laboratory frame, for the image headers | — |
 //! | [`atomic`] | write-to-temporary-then-rename used by every writer | write |
 //!
 //! Every writer goes through [`stage`], so an interrupted run never leaves a half-written file
@@ -26,6 +27,7 @@
 pub mod atomic;
 pub mod floatfile;
 pub mod hkl;
+pub mod lab;
 pub mod matrix;
 pub mod pgm;
 pub mod png;
