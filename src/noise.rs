@@ -43,6 +43,10 @@ pub struct NoiseImage {
     pub photons: f64,
     /// Number of ROI pixels clipped to 65535.
     pub overloads: u64,
+    /// The photon counts themselves (the deviates, without the ADC offset and not clipped at
+    /// 65535; saturated at `i32::MAX`), for photon-counting formats such as CBF; empty unless
+    /// asked for.
+    pub counts: Vec<i32>,
 }
 
 /// Whether pixel `(fast, slow)` lies inside the inclusive ROI `(fast_min, fast_max, slow_min,
@@ -73,7 +77,8 @@ fn to_pixel(n: f64, adc: f64) -> (u16, bool) {
 /// [`NoiseMode::Compat`] starts C's generator from the internal value `-seed` with a fresh
 /// [`NrRng`]. `adc` is added to every deviate before clipping at 65535.
 ///
-/// With `width == 0` no pixel can be addressed and the result is all zeros.
+/// With `counts` the deviates are also kept in [`NoiseImage::counts`]. With `width == 0` no
+/// pixel can be addressed and the result is all zeros.
 pub fn noise_image(
     float: &[f32],
     width: usize,
@@ -81,15 +86,40 @@ pub fn noise_image(
     seed: i64,
     adc: f64,
     mode: NoiseMode,
+    counts: bool,
 ) -> NoiseImage {
-    match mode {
+    let mut image = match mode {
         NoiseMode::Compat => {
             let mut rng = NrRng::new();
             let mut seed_c = seed.wrapping_neg();
-            noise_image_compat(&mut rng, &mut seed_c, float, width, roi, adc)
+            noise_image_compat(&mut rng, &mut seed_c, float, width, roi, adc, counts)
         }
-        NoiseMode::Counter => noise_image_counter(float, width, roi, seed as u64, adc),
+        NoiseMode::Counter => noise_image_counter(float, width, roi, seed as u64, adc, counts),
+    };
+    if width == 0 && counts {
+        image.counts = vec![0; float.len()];
     }
+    image
+}
+
+/// The noise seed of frame `index` (from 0) of a series: the user's `seed` for the first frame
+/// (so a single image keeps it), and for the others a value mixed from the seed and the index
+/// (SplitMix64's finaliser, kept to 31 bits and non-zero so that C's generator under `-compat`
+/// takes it too). Frames of one series, and series of neighbouring seeds, draw unrelated noise.
+pub fn frame_seed(seed: i64, index: usize) -> i64 {
+    if index == 0 {
+        return seed;
+    }
+    let mut z = (seed as u64) ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    ((z & 0x7fff_ffff) as i64).max(1)
+}
+
+/// A deviate as a photon count: NaN and negative values are 0, large ones saturate.
+fn to_count(n: f64) -> i32 {
+    n as i32
 }
 
 /// C-compatible noise pass with caller-supplied generator state.
@@ -107,8 +137,10 @@ pub fn noise_image_compat(
     width: usize,
     roi: (usize, usize, usize, usize),
     adc: f64,
+    counts: bool,
 ) -> NoiseImage {
     let mut pixels = vec![0u16; float.len()];
+    let mut kept = vec![0i32; if counts { float.len() } else { 0 }];
     let mut photons = 0.0f64;
     let mut overloads = 0u64;
     if width > 0 {
@@ -123,6 +155,9 @@ pub fn noise_image_compat(
                 }
                 // C: `double test = poidev(floatimage[imgidx], &seed);`
                 let n = f64::from(rng.poidev(value, seed_c));
+                if counts {
+                    kept[slow * width + fast] = to_count(n);
+                }
                 photons += n;
                 let (pixel, overload) = to_pixel(n, adc);
                 *out = pixel;
@@ -134,6 +169,7 @@ pub fn noise_image_compat(
         pixels,
         photons,
         overloads,
+        counts: kept,
     }
 }
 
@@ -144,6 +180,7 @@ fn noise_image_counter(
     roi: (usize, usize, usize, usize),
     key: u64,
     adc: f64,
+    counts: bool,
 ) -> NoiseImage {
     let mut pixels = vec![0u16; float.len()];
     if width == 0 {
@@ -151,14 +188,22 @@ fn noise_image_counter(
             pixels,
             photons: 0.0,
             overloads: 0,
+            counts: Vec::new(),
         };
     }
+    let mut kept = vec![0i32; if counts { float.len() } else { 0 }];
+    let mut count_rows: Vec<Option<&mut [i32]>> = if counts {
+        kept.chunks_mut(width).map(Some).collect()
+    } else {
+        (0..float.len().div_ceil(width)).map(|_| None).collect()
+    };
     let streams = PoissonStreams::new(key);
     let row_stats: Vec<(f64, u64)> = pixels
         .par_chunks_mut(width)
         .zip(float.par_chunks(width))
+        .zip(count_rows.par_iter_mut())
         .enumerate()
-        .map(|(slow, (out_row, in_row))| {
+        .map(|(slow, ((out_row, in_row), count_row))| {
             let mut photons = 0.0f64;
             let mut overloads = 0u64;
             if slow < roi.2 || slow > roi.3 {
@@ -180,6 +225,9 @@ fn noise_image_counter(
                         continue;
                     }
                     let n = draws[i];
+                    if let Some(row) = count_row.as_deref_mut() {
+                        row[f0 + i] = to_count(n);
+                    }
                     photons += n;
                     let (pixel, overload) = to_pixel(n, adc);
                     *out = pixel;
@@ -192,10 +240,12 @@ fn noise_image_counter(
     let (photons, overloads) = row_stats
         .iter()
         .fold((0.0f64, 0u64), |(p, o), &(rp, ro)| (p + rp, o + ro));
+    drop(count_rows);
     NoiseImage {
         pixels,
         photons,
         overloads,
+        counts: kept,
     }
 }
 
@@ -214,7 +264,7 @@ mod tests {
 
     #[test]
     fn compat_full_roi_matches_c() {
-        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 7, 40.0, NoiseMode::Compat);
+        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 7, 40.0, NoiseMode::Compat, false);
         assert_eq!(
             img.pixels,
             [40, 40, 46, 53, 50, 72, 1085, 65535, 65535, 65304, 45, 167]
@@ -225,7 +275,7 @@ mod tests {
 
     #[test]
     fn compat_partial_roi_matches_c() {
-        let img = noise_image(&IMAGE, 4, (1, 2, 1, 2), 7, 40.0, NoiseMode::Compat);
+        let img = noise_image(&IMAGE, 4, (1, 2, 1, 2), 7, 40.0, NoiseMode::Compat, false);
         assert_eq!(img.pixels, [0, 0, 0, 0, 0, 94, 973, 0, 0, 65463, 44, 0]);
         assert_eq!(img.photons, 66414.0);
         assert_eq!(img.overloads, 0);
@@ -235,7 +285,7 @@ mod tests {
     fn compat_negative_values_clamp_to_zero() {
         // Same draws as C with seed 0 and adc -100 (C gives 2135389.5 photons, 2 overloads);
         // C's x86 cast would wrap the negative pixels, here they are 0.
-        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 0, -100.0, NoiseMode::Compat);
+        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 0, -100.0, NoiseMode::Compat, false);
         assert_eq!(img.photons, 2135389.5);
         assert_eq!(img.overloads, 2);
         assert_eq!(
@@ -258,6 +308,7 @@ mod tests {
                 1234,
                 40.0,
                 NoiseMode::Counter,
+                false,
             )
         })
     }
@@ -294,7 +345,7 @@ mod tests {
 
     #[test]
     fn counter_pixels_follow_rng_poisson() {
-        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 9, 0.0, NoiseMode::Counter);
+        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 9, 0.0, NoiseMode::Counter, false);
         let mut photons = 0.0;
         let mut overloads = 0;
         for (i, &v) in IMAGE.iter().enumerate() {
@@ -312,23 +363,48 @@ mod tests {
     fn roi_exclusion_and_overloads() {
         for mode in [NoiseMode::Counter, NoiseMode::Compat] {
             let float = vec![1e5f32; 5 * 4];
-            let img = noise_image(&float, 5, (1, 3, 1, 2), 3, 40.0, mode);
+            let img = noise_image(&float, 5, (1, 3, 1, 2), 3, 40.0, mode, false);
             assert_eq!(img.overloads, 6, "{mode:?}");
             for (i, &p) in img.pixels.iter().enumerate() {
                 let inside = (1..=3).contains(&(i % 5)) && (1..=2).contains(&(i / 5));
                 assert_eq!(p, if inside { 65535 } else { 0 }, "{mode:?} pixel {i}");
             }
             // An empty ROI draws nothing.
-            let img = noise_image(&float, 5, (3, 1, 0, 3), 3, 40.0, mode);
+            let img = noise_image(&float, 5, (3, 1, 0, 3), 3, 40.0, mode, false);
             assert!(img.pixels.iter().all(|&p| p == 0));
             assert_eq!((img.photons, img.overloads), (0.0, 0));
         }
     }
 
     #[test]
+    fn counts_are_the_deviates_without_offset_or_clipping() {
+        for mode in [NoiseMode::Counter, NoiseMode::Compat] {
+            let roi = (1, 3, 0, 2);
+            let with = noise_image(&IMAGE, 4, roi, 9, 40.0, mode, true);
+            let without = noise_image(&IMAGE, 4, roi, 9, 40.0, mode, false);
+            assert!(without.counts.is_empty());
+            assert_eq!(with.pixels, without.pixels, "{mode:?}");
+            assert_eq!(with.counts.len(), IMAGE.len());
+            let mut sum = 0.0;
+            for (i, (&count, &pixel)) in with.counts.iter().zip(&with.pixels).enumerate() {
+                if i % 4 == 0 {
+                    assert_eq!((count, pixel), (0, 0), "{mode:?}: outside the ROI");
+                } else if pixel < 65535 {
+                    assert_eq!(f64::from(count) + 40.0, f64::from(pixel), "{mode:?} {i}");
+                } else {
+                    assert!(count > 65535 - 40, "{mode:?}: {count} at an overload");
+                }
+                sum += f64::from(count);
+            }
+            assert_eq!(sum, with.photons, "{mode:?}");
+            assert!(with.overloads > 0);
+        }
+    }
+
+    #[test]
     fn zero_mean_pixels_get_the_adc_offset() {
         let float = vec![0.0f32; 12];
-        let img = noise_image(&float, 4, (0, 3, 0, 2), 1, 40.0, NoiseMode::Counter);
+        let img = noise_image(&float, 4, (0, 3, 0, 2), 1, 40.0, NoiseMode::Counter, false);
         assert!(img.pixels.iter().all(|&p| p == 40));
         assert_eq!(img.photons, 0.0);
     }
@@ -337,7 +413,7 @@ mod tests {
     fn odd_inputs_do_not_panic() {
         let float = [f32::NAN, f32::INFINITY, -5.0, f32::MAX, 1.0, 2.0, 3.0];
         for mode in [NoiseMode::Counter, NoiseMode::Compat] {
-            let img = noise_image(&float, 0, (0, 10, 0, 10), i64::MIN, f64::NAN, mode);
+            let img = noise_image(&float, 0, (0, 10, 0, 10), i64::MIN, f64::NAN, mode, false);
             assert_eq!(img.pixels, [0; 7]);
             let img = noise_image(
                 &float,
@@ -346,6 +422,7 @@ mod tests {
                 i64::MIN,
                 0.0,
                 mode,
+                false,
             );
             assert_eq!(img.pixels.len(), 7);
             assert_eq!(img.pixels[0], 0, "{mode:?}: NaN mean gives 0");
@@ -353,7 +430,7 @@ mod tests {
                 // C's inf + sqrt(inf)*gaussdev may be NaN; the counter generator returns inf.
                 assert_eq!(img.pixels[1], 65535, "infinite mean overloads");
             }
-            let img = noise_image(&[], 4, (0, 3, 0, 2), 5, 40.0, mode);
+            let img = noise_image(&[], 4, (0, 3, 0, 2), 5, 40.0, mode, false);
             assert!(img.pixels.is_empty());
         }
     }

@@ -70,6 +70,7 @@ struct Outputs {
     int: Vec<u16>,
     pgm: Vec<u8>,
     noise: Vec<u16>,
+    counts: Vec<i32>,
     photons: u64,
     overloads: u64,
 }
@@ -83,6 +84,7 @@ impl Outputs {
             ("16-bit image", self.int == other.int),
             ("8-bit image", self.pgm == other.pgm),
             ("noise image", self.noise == other.noise),
+            ("photon counts", self.counts == other.counts),
             ("noise photon count", self.photons == other.photons),
             ("noise overload count", self.overloads == other.overloads),
         ]
@@ -186,6 +188,7 @@ fn outputs(setup: &Setup, job: &Job, backend: Backend) -> Outputs {
         o.seed,
         o.adc,
         o.noise_mode,
+        true,
     );
     Outputs {
         float: rendered.pixels.iter().map(|v| v.to_bits()).collect(),
@@ -193,6 +196,7 @@ fn outputs(setup: &Setup, job: &Job, backend: Backend) -> Outputs {
         int,
         pgm,
         noise: noisy.pixels,
+        counts: noisy.counts,
         photons: noisy.photons.to_bits(),
         overloads: noisy.overloads,
     }

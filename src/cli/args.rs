@@ -686,6 +686,24 @@ pub struct CliArgs {
     /// Also write an 8-bit PNG preview of the image. Default: none.
     #[arg(long = "pngfile", value_name = "FILE", help_heading = H_EXTENSIONS)]
     pub pngfile: Option<PathBuf>,
+    /// Also write a miniCBF image (Pilatus-style header, byte-offset int32 photon counts: the
+    /// noise image, or the integer image without its ADC offset under -nonoise). Default: none.
+    #[arg(long = "cbffile", value_name = "FILE", help_heading = H_EXTENSIONS)]
+    pub cbffile: Option<PathBuf>,
+    /// Also write a NeXus/NXmx HDF5 file with the full geometry, holding every frame of a
+    /// series (needs a build with --features hdf5). Default: none.
+    #[arg(long = "h5file", value_name = "FILE", help_heading = H_EXTENSIONS)]
+    pub h5file: Option<PathBuf>,
+    /// Also write the float image as a NumPy .npy file (float32, shape (slow, fast)).
+    /// Default: none.
+    #[arg(long = "npyfile", value_name = "FILE", help_heading = H_EXTENSIONS)]
+    pub npyfile: Option<PathBuf>,
+    /// Render a rotation series of N frames: frame i (from 1) covers -phi + (i-1)·-osc over
+    /// -osc in -phisteps steps; file names get the frame number (_00001) before the
+    /// extension, except the -h5file, which holds every frame. Default: 1 (one image, names
+    /// unchanged).
+    #[arg(long = "frames", value_name = "N", allow_hyphen_values = true, help_heading = H_EXTENSIONS)]
+    pub frames: Option<i64>,
     /// Computation kernel.
     #[arg(
         long = "backend",

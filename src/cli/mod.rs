@@ -12,6 +12,7 @@
 //! nothing else gives structure factors: then its error is the run's.
 
 pub mod args;
+mod progress;
 pub mod run;
 pub mod tokens;
 
@@ -129,6 +130,7 @@ fn count(option: &str, v: i32) -> Result<usize> {
 
 /// Convert parsed arguments into a runnable job, reading the input files they name.
 pub fn to_job(a: &CliArgs) -> Result<Job> {
+    let started = std::time::Instant::now();
     let mut notes: Vec<String> = a.warnings.iter().map(|w| format!("WARNING: {w}")).collect();
     let mut p = Params {
         compat: a.compat,
@@ -526,6 +528,31 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         .unwrap_or(true)
         .then(|| a.pgmfile.clone().unwrap_or_else(|| "image.pgm".into()));
     outputs.png = a.pngfile.clone();
+    outputs.cbf = a.cbffile.clone();
+    outputs.h5 = a.h5file.clone();
+    outputs.npy = a.npyfile.clone();
+    if outputs.h5.is_some() && !cfg!(feature = "hdf5") {
+        return Err(Error::usage(
+            "-h5file",
+            "this nanobragg was built without HDF5 support: rebuild it with \
+             cargo build --release --features hdf5 (needs the HDF5 library, Debian: libhdf5-dev)",
+        ));
+    }
+    let frames = match a.frames {
+        None => 1,
+        Some(n) if n >= 1 => usize::try_from(n).map_err(|_| {
+            Error::usage(
+                "-frames",
+                format!("{n} frames is more than this machine can count"),
+            )
+        })?,
+        Some(n) => {
+            return Err(Error::usage(
+                "-frames",
+                format!("the number of frames must be 1 or more, not {n}"),
+            ));
+        }
+    };
     outputs.fdump = fdump;
     outputs.int_scale = a.scale;
     outputs.pgm_scale = a.pgmscale;
@@ -545,5 +572,8 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         outputs,
         backend,
         notes,
+        frames,
+        progress: a.progress.unwrap_or(true),
+        read_time: started.elapsed(),
     })
 }

@@ -330,6 +330,10 @@ pub static OPTIONS: &[OptionSpec] = &[
     exact("quiet", FLAG),
     spec("nthreads", &["threads"], &[], &["threads"], ONE),
     exact("pngfile", ONE),
+    exact("cbffile", ONE),
+    exact("h5file", ONE),
+    exact("npyfile", ONE),
+    exact("frames", ONE),
     exact("backend", ONE),
     // clap's own
     spec("help", &["h"], &[], &["h"], FLAG),

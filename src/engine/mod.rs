@@ -71,6 +71,12 @@ pub fn first_rendered(setup: &Setup) -> Option<(usize, usize)> {
 
 /// Render the float image with the chosen backend.
 pub fn render(setup: &Setup, backend: Backend) -> Rendered {
+    render_observed(setup, backend, &|| {})
+}
+
+/// Like [`render`], calling `row_done` after each row (from the worker threads), for progress
+/// meters.
+pub fn render_observed(setup: &Setup, backend: Backend, row_done: &(dyn Fn() + Sync)) -> Rendered {
     let width = setup.detector.fpixels;
     let height = setup.detector.spixels;
     let mut pixels = vec![0f32; width * height];
@@ -85,6 +91,7 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
             let mut miss = None;
             for (s, row) in pixels.chunks_mut(width).enumerate() {
                 let r = scalar::render_row(setup, s, row, first, Some(&mut latch));
+                row_done();
                 omega += r.omega_sum;
                 miss = miss.or(r.interpolation_miss);
             }
@@ -94,7 +101,11 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
             let rows: Vec<scalar::RowStats> = pixels
                 .par_chunks_mut(width)
                 .enumerate()
-                .map(|(s, row)| scalar::render_row(setup, s, row, first, None))
+                .map(|(s, row)| {
+                    let r = scalar::render_row(setup, s, row, first, None);
+                    row_done();
+                    r
+                })
                 .collect();
             let omega = rows.iter().map(|r| r.omega_sum).sum();
             (omega, rows.iter().find_map(|r| r.interpolation_miss))
@@ -105,7 +116,9 @@ pub fn render(setup: &Setup, backend: Backend) -> Rendered {
                 .par_chunks_mut(width)
                 .enumerate()
                 .map_init(simd::Block::new, |block, (s, row)| {
-                    simd::render_row(setup, &prep, block, s, row, first)
+                    let r = simd::render_row(setup, &prep, block, s, row, first);
+                    row_done();
+                    r
                 })
                 .collect();
             let omega = rows.iter().map(|r| r.omega_sum).sum();

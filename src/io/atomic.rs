@@ -140,6 +140,25 @@ pub fn stage(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) 
     })
 }
 
+/// Checks, before any work is done, that `path` can be written: it is not a directory, and its
+/// directory accepts a new file (a temporary is created and removed). An existing device or
+/// named pipe is taken as writable without opening it.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let err = |e| Error::io(path, e);
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory, not a file",
+        ))),
+        Ok(m) if !m.is_file() => Ok(()),
+        _ => {
+            let (file, tmp) = create_temp(path).map_err(err)?;
+            drop(file);
+            fs::remove_file(&tmp).map_err(err)
+        }
+    }
+}
+
 /// Writes `path` atomically: [`stage`], then [`Staged::commit`].
 ///
 /// On any error (from `write`, the flush or the rename) the temporary file is removed, an

@@ -6,9 +6,12 @@
 //! | [`matrix`] | `-mat` MOSFLM orientation matrix | read |
 //! | [`sourcefile`] | `-sourcefile` list of X-ray sources | read |
 //! | [`smv`] | `-intfile`/`-noisefile` SMV images; `-img`/`-mask` input headers and pixels | both |
+//! | [`cbf`] | miniCBF (Pilatus-style) images of photon counts, for DIALS and fabio | write |
 //! | [`floatfile`] | `-floatfile` raw little-endian `f32` image | both |
+//! | [`npy`] | the float image as a NumPy `.npy` file | write |
 //! | [`pgm`] | `-pgmfile` binary PGM preview | write |
 //! | [`png`] | 8-bit greyscale PNG preview | write |
+//! | [`nxmx`] | `-h5file` NeXus/NXmx HDF5 series of count and float images (feature `hdf5`) | write |
 //! | [`lab`] | the experiment in DIALS's laboratory frame, for the image headers | — |
 //! | [`atomic`] | write-to-temporary-then-rename used by every writer | write |
 //!
@@ -25,10 +28,14 @@
 //! SMV byte swapping and header overflow), the module documentation says so.
 
 pub mod atomic;
+pub mod cbf;
 pub mod floatfile;
 pub mod hkl;
 pub mod lab;
 pub mod matrix;
+pub mod npy;
+#[cfg(feature = "hdf5")]
+pub mod nxmx;
 pub mod pgm;
 pub mod png;
 pub mod smv;

@@ -98,6 +98,9 @@ pub struct SmvHeader {
     pub osc_range_deg: f64,
     /// `TWOTHETA`, degrees.
     pub twotheta_deg: f64,
+    /// `ADC_OFFSET` (the pedestal added to every pixel, which dxtbx subtracts), written before
+    /// `DETECTOR_SN` when given; nanoBragg.c does not write it.
+    pub adc_offset: Option<f64>,
 }
 
 impl SmvHeader {
@@ -111,7 +114,7 @@ impl SmvHeader {
              ADXV_CENTER_Y={};\nMOSFLM_CENTER_X={};\nMOSFLM_CENTER_Y={};\nDENZO_X_BEAM={};\n\
              DENZO_Y_BEAM={};\nDIALS_ORIGIN={},{},{}\nXDS_ORGX={};\nXDS_ORGY={};\n\
              CLOSE_DISTANCE={};\nPHI={};\nOSC_START={};\nOSC_RANGE={};\nTWOTHETA={};\n\
-             DETECTOR_SN=000;\nBEAMLINE=fake;\n}}\x0c",
+             {}DETECTOR_SN=000;\nBEAMLINE=fake;\n}}\x0c",
             self.size1,
             self.size2,
             g(self.pixel_size_mm),
@@ -135,6 +138,8 @@ impl SmvHeader {
             g(self.osc_start_deg),
             g(self.osc_range_deg),
             g(self.twotheta_deg),
+            self.adc_offset
+                .map_or_else(String::new, |adc| format!("ADC_OFFSET={};\n", g(adc))),
         )
     }
 
@@ -462,6 +467,7 @@ mod tests {
             osc_start_deg: 0.0,
             osc_range_deg: 0.0,
             twotheta_deg: 0.0,
+            adc_offset: None,
         }
     }
 

@@ -123,6 +123,10 @@ pub struct Setup {
     pub compat: bool,
     /// The values nanoBragg reports: φ start and range (rad).
     pub phi_report: [f64; 2],
+    /// Mosaic spread (rad); 0 when the crystal is perfect.
+    pub mosaic_spread: f64,
+    /// Spindle step between consecutive φ values (rad).
+    pub phi_step: f64,
     /// Console notes in nanoBragg's order.
     pub log: Vec<String>,
 }
@@ -485,30 +489,8 @@ impl Setup {
             .collect();
         log.push(format!("  created a total of {domains} mosaic domains"));
 
-        let orient = |phi_value: f64, m: usize| -> [Vec3; 3] {
-            crystal.real.map(|v| {
-                let vp = if phi_value != 0.0 {
-                    vec3::rotate_axis(v, det.spindle, phi_value)
-                } else {
-                    v
-                };
-                if spread > 0.0 {
-                    vec3::mat_vec(&mosaic[m], vp)
-                } else {
-                    vp
-                }
-            })
-        };
-        let orientations: Vec<[Vec3; 3]> = phis
-            .iter()
-            .flat_map(|&f| (0..domains).map(move |m| (f, m)))
-            .map(|(f, m)| orient(f, m))
-            .collect();
-        let phi_zero_carry = if compat {
-            phis.iter().rposition(|&f| f != 0.0)
-        } else {
-            None
-        };
+        let orientations = orientations(&crystal.real, det.spindle, &mosaic, spread, &phis);
+        let phi_zero_carry = phi_zero_carry(&phis, compat);
 
         let steps = (sources.len() * domains * phis.len() * oversample * oversample) as f64;
 
@@ -560,11 +542,37 @@ impl Setup {
             mask: p.detector.mask.clone(),
             compat,
             phi_report: [p.rotation.phi0, phi.range],
+            mosaic_spread: spread,
+            phi_step: phi.step,
             log: Vec::new(),
         };
         setup.summary(&mut log, p, &grids, spread);
         setup.log = log;
         Ok(setup)
+    }
+
+    /// This setup with the rotation moved to start at `phi0` (rad): the spindle angles keep
+    /// their steps, the crystal orientations follow. Everything else (detector, sources,
+    /// structure factors, mosaic domains) is shared; a rotation series calls this per frame.
+    pub fn at_phi(&self, phi0: f64) -> Setup {
+        let phis: Vec<f64> = (0..self.phi.len())
+            .map(|k| phi0 + self.phi_step * k as f64)
+            .collect();
+        let mut frame = Setup {
+            orientations: orientations(
+                &self.crystal.real,
+                self.detector.spindle,
+                &self.mosaic,
+                self.mosaic_spread,
+                &phis,
+            ),
+            phi_zero_carry: phi_zero_carry(&phis, self.compat),
+            phi_report: [phi0, self.phi_report[1]],
+            log: Vec::new(),
+            ..self.clone()
+        };
+        frame.phi = phis;
+        frame
     }
 
     fn summary(
@@ -698,5 +706,45 @@ impl Setup {
             }
         }
         log.push(s);
+    }
+}
+
+/// The real-space cell of every (φ, mosaic domain) pair, φ outermost: each vector rotated by φ
+/// about the spindle (not at all at φ = 0), then by the domain's rotation when the crystal is
+/// mosaic (C: the loops over `phi_tic` and `mos_tic`).
+fn orientations(
+    real: &[Vec3; 3],
+    spindle: Vec3,
+    mosaic: &[Mat3],
+    spread: f64,
+    phis: &[f64],
+) -> Vec<[Vec3; 3]> {
+    let orient = |phi_value: f64, m: usize| -> [Vec3; 3] {
+        real.map(|v| {
+            let vp = if phi_value != 0.0 {
+                vec3::rotate_axis(v, spindle, phi_value)
+            } else {
+                v
+            };
+            if spread > 0.0 {
+                vec3::mat_vec(&mosaic[m], vp)
+            } else {
+                vp
+            }
+        })
+    };
+    phis.iter()
+        .flat_map(|&f| (0..mosaic.len()).map(move |m| (f, m)))
+        .map(|(f, m)| orient(f, m))
+        .collect()
+}
+
+/// Under `compat`, the last φ step with a rotation, whose orientation C carries into a φ = 0
+/// step (quirk Q1).
+fn phi_zero_carry(phis: &[f64], compat: bool) -> Option<usize> {
+    if compat {
+        phis.iter().rposition(|&f| f != 0.0)
+    } else {
+        None
     }
 }
