@@ -236,3 +236,111 @@ fn misset_seed_position_does_not_change_the_orientation() {
         "-compat did not reproduce C's -misset_seed collision"
     );
 }
+
+/// A rotation series: frame i covers -phi + (i−1)·-osc; every output is numbered; the first
+/// frame is the single image of the same command line, later frames the single images of their
+/// own φ, with their own noise.
+#[test]
+fn frames_render_a_numbered_rotation_series() {
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
+    let base = "-cell 70 80 90 75 85 95 -misset 10 20 30 -default_F 100 -lambda 1 -N 5 \
+                -distance 100 -detpixels 48 -phisteps 2 -seed 3 -quiet -nopgm";
+    let o = run(
+        dir,
+        &format!(
+            "{base} -phi 5 -osc 0.5 -frames 3 -floatfile f.bin -intfile i.img \
+                  -noisefile n.img -cbffile c.cbf -npyfile a.npy"
+        ),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for n in 1..=3 {
+        for name in ["f", "i", "n", "c", "a"] {
+            let ext = match name {
+                "f" => "bin",
+                "i" | "n" => "img",
+                "c" => "cbf",
+                _ => "npy",
+            };
+            let path = dir.join(format!("{name}_{n:05}.{ext}"));
+            assert!(path.is_file(), "{} missing", path.display());
+        }
+        let header =
+            String::from_utf8_lossy(&fs::read(dir.join(format!("i_{n:05}.img"))).unwrap()[..512])
+                .into_owned();
+        let start = [5.0, 5.5, 6.0][n - 1];
+        assert!(
+            header.contains(&format!("\nOSC_START={start};\nOSC_RANGE=0.5;\n")),
+            "frame {n}: {header}"
+        );
+    }
+    assert!(
+        !dir.join("f.bin").exists(),
+        "an unnumbered file was written"
+    );
+    let read = |name: &str| fs::read(dir.join(name)).unwrap();
+    assert_ne!(read("n_00001.img"), read("n_00002.img"));
+
+    let single = |phi: &str, tag: &str| {
+        let o = run(
+            dir,
+            &format!(
+                "{base} -phi {phi} -osc 0.5 -floatfile s{tag}.bin -intfile s{tag}.img \
+                      -noisefile sn{tag}.img"
+            ),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    single("5", "1");
+    assert_eq!(read("f_00001.bin"), read("s1.bin"));
+    assert_eq!(read("i_00001.img"), read("s1.img"));
+    assert_eq!(read("n_00001.img"), read("sn1.img"));
+    single("6", "3");
+    let floats = |b: Vec<u8>| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let (series, alone) = (floats(read("f_00003.bin")), floats(read("s3.bin")));
+    let peak = alone.iter().cloned().fold(0.0f32, f32::max);
+    assert!(peak > 0.0);
+    for (a, b) in series.iter().zip(&alone) {
+        assert!(
+            (a - b).abs() <= 1e-6 * peak,
+            "frame 3 is not the image at phi 6: {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn bad_series_and_unwritable_outputs_fail_before_rendering() {
+    let tmp = scratch_dir("cli");
+    let dir = tmp.path();
+    for frames in ["0", "-2", "x", "1.5"] {
+        let o = run(dir, &format!("{CUBIC} -detpixels 8 -frames {frames}"));
+        assert_eq!(o.status.code(), Some(2), "-frames {frames}: {}", stderr(&o));
+        assert!(stderr(&o).contains("-frames"), "{}", stderr(&o));
+    }
+    for output in ["-cbffile", "-npyfile", "-floatfile", "-pngfile"] {
+        let o = run(
+            dir,
+            &format!("{CUBIC} -detpixels 8 -frames 2 {output} missing/dir/x.out"),
+        );
+        assert_eq!(o.status.code(), Some(1), "{output}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("missing/dir/x_00001.out"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !stdout(&o).contains("solid angle"),
+            "{output}: rendered first"
+        );
+    }
+    let o = run(dir, &format!("{CUBIC} -detpixels 8 -intfile ."));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        fs::read_dir(dir).unwrap().next().is_none(),
+        "a failed run wrote files"
+    );
+}

@@ -609,3 +609,63 @@ fn table_row(name: &str, o: &Outcome, status: &str, reason: &str) -> String {
         status,
     )
 }
+
+/// Under `-compat` the SMV files are nanoBragg.c's byte for byte, header included; by default
+/// only the header lines dxtbx needs differ (the beam centre, the distance and the pedestal).
+#[test]
+fn compat_smv_files_are_c_byte_for_byte() {
+    let golden = golden_dir();
+    let cases: Vec<Case> = load_cases(&golden)
+        .into_iter()
+        .filter(|c| c.has_output("int"))
+        .collect();
+    assert!(
+        cases.len() >= 3,
+        "golden cases with SMV images: {}",
+        cases.len()
+    );
+    for case in &cases {
+        let scratch = run_binary(&golden, case, true).unwrap_or_else(|e| panic!("{e}"));
+        for (kind, file) in [("int", "int.img"), ("noise", "noise.img")] {
+            if !case.has_output(kind) {
+                continue;
+            }
+            let reference = read_bytes(&golden_file(&golden, case, kind).unwrap()).unwrap();
+            let candidate = read_bytes(&scratch.path().join(file)).unwrap();
+            assert!(
+                reference == candidate,
+                "{} {file}: -compat differs from nanoBragg.c's file",
+                case.name
+            );
+        }
+        let default = run_binary(&golden, case, false).unwrap_or_else(|e| panic!("{e}"));
+        let reference = read_bytes(&golden_file(&golden, case, "int").unwrap()).unwrap();
+        let candidate = read_bytes(&default.path().join("int.img")).unwrap();
+        let lines = |b: &[u8]| -> Vec<String> {
+            let end = b.iter().position(|&c| c == b'}').expect("an SMV header");
+            String::from_utf8_lossy(&b[..end])
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        let (c_lines, ours) = (lines(&reference), lines(&candidate));
+        let changed: Vec<&String> = ours.iter().filter(|l| !c_lines.contains(l)).collect();
+        assert!(
+            changed.iter().all(|l| [
+                "BEAM_CENTER_X=",
+                "BEAM_CENTER_Y=",
+                "DISTANCE=",
+                "ADC_OFFSET="
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))),
+            "{}: default-mode header lines other than the dxtbx geometry changed: {changed:?}",
+            case.name
+        );
+        assert!(
+            changed.iter().any(|l| l.starts_with("ADC_OFFSET=")),
+            "{}: no ADC_OFFSET in the default header",
+            case.name
+        );
+    }
+}

@@ -750,3 +750,23 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
 fn line(out: &mut dyn Write, text: &str) -> Result<()> {
     writeln!(out, "{text}").map_err(|e| Error::io("<stdout>", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_names_carry_the_number_before_the_extension() {
+        let name = |p: &str, n, frames| frame_path(Path::new(p), n, frames);
+        assert_eq!(name("sim.cbf", 1, 1), Path::new("sim.cbf"));
+        assert_eq!(name("sim.cbf", 7, 10), Path::new("sim_00007.cbf"));
+        assert_eq!(name("dir/a.b.img", 3, 3), Path::new("dir/a.b_00003.img"));
+        assert_eq!(name("out", 2, 2), Path::new("out_00002"));
+        // More frames than five digits hold: every name of the series widens alike.
+        assert_eq!(name("s.img", 7, 123_456), Path::new("s_000007.img"));
+        assert_eq!(name("s.img", 123_456, 123_456), Path::new("s_123456.img"));
+        let names: std::collections::HashSet<PathBuf> =
+            (1..=100_001).map(|n| name("s.img", n, 100_001)).collect();
+        assert_eq!(names.len(), 100_001, "frame names collide");
+    }
+}

@@ -53,7 +53,8 @@
 //! The spindle is one rotation axis, `phi`, whose value per frame is the frame's start angle
 //! and `phi_end` its end, from which dxtbx reads the scan's start and oscillation width.
 //!
-//! dxtbx requires `sensor_thickness`: without a thick sensor it is 0 (no parallax correction).
+//! dxtbx requires a positive `sensor_thickness`: without a thick sensor it is 1 nm, whose
+//! parallax correction is negligible (dxtbx cannot express an infinitely thin sensor in NXmx).
 //! dxtbx takes the sensor's attenuation from its own tables for silicon, not from
 //! [`LabGeometry::sensor`], and ignores the polarization (NeXus's Stokes vector `[1, K cos 2χ,
 //! K sin 2χ, 0]`, with χ the angle of the E-vector from McStas x and K nanoBragg's polarization
@@ -91,7 +92,10 @@ const TWO_THETA: &str = "/entry/instrument/detector/transformations/two_theta";
 const MODULE_OFFSET: &str = "/entry/instrument/detector/module/module_offset";
 /// The goniometer's rotation axis.
 const PHI: &str = "/entry/sample/transformations/phi";
-/// Deflate level of the images (shuffle first); 4 is within a few per cent of the best ratio.
+/// The `sensor_thickness` of a detector without a thick sensor: dxtbx requires the field and
+/// a positive value; at 1 nm its parallax correction is below 10⁻¹¹ mm.
+const THIN_SENSOR_MM: f64 = 1e-6;
+/// Deflate level of the images (after the shuffle filter).
 const DEFLATE_LEVEL: u8 = 4;
 
 /// Per-process counter making scratch names unique across threads.
@@ -422,7 +426,7 @@ fn write_detector(instrument: &Group, g: &LabGeometry) -> hdf5::Result<()> {
     )?;
     scalar_str(&detector, "type", "pixel")?;
     scalar_str(&detector, "sensor_material", "Si")?;
-    let thickness = g.sensor.map_or(0.0, |(t, _)| t);
+    let thickness = g.sensor.map_or(THIN_SENSOR_MM, |(t, _)| t);
     scalar_f64(&detector, "sensor_thickness", thickness, Some("mm"))?;
     scalar_i32(&detector, "saturation_value", i32::MAX)?;
     scalar_i32(&detector, "underload_value", 0)?;
@@ -918,6 +922,12 @@ mod tests {
         assert!(NxmxWriter::create(&dir.join("no/such.h5"), &g, 1).is_err());
         assert!(NxmxWriter::create(&dir.join("b.h5"), &g, 0).is_err());
         assert_eq!(fs::read_dir(&*dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_writer_can_move_to_a_writer_thread() {
+        fn send<T: Send>() {}
+        send::<NxmxWriter>();
     }
 
     #[test]
