@@ -12,7 +12,10 @@
 //!   fixed at the headers: most spots must index, with positional RMSDs well under a pixel, and
 //!   the indexed cell must be the simulated one.
 //!
-//! Both need dxtbx and DIALS, so they are ignored by default; `.ci/run` installs `dials` and runs
+//! * [`fabio_reads_smv_and_cbf_pixel_for_pixel`]: fabio reads the SMV images as written and the
+//!   CBF photon counts as the noise image less its pedestal.
+//!
+//! They need dxtbx, DIALS and fabio, so they are ignored by default; `.ci/run` installs `dials` and runs
 //! them with `cargo test --features hdf5 --test dials -- --ignored`. The Python interpreter is
 //! `$NANOBRAGG_DIALS_PYTHON`, or `/usr/bin/python3` (Debian's, which has dxtbx).
 
@@ -334,6 +337,64 @@ fn dials_indexes_a_simulated_sweep() {
 /// `value ≤ limit`; false when either is NaN (a missing value fails its check).
 fn at_most(value: f64, limit: f64) -> bool {
     value <= limit
+}
+
+#[test]
+#[ignore = "needs fabio for the DIALS Python (Debian: python3-fabio); cargo test --test dials -- \
+            --ignored"]
+fn fabio_reads_smv_and_cbf_pixel_for_pixel() {
+    let python = dials_python();
+    let tmp = scratch_dir("dials-fabio");
+    let dir = tmp.path();
+    // Bright enough to overload some pixels of the 16-bit noise image (65535), which the
+    // photon counts of the CBF keep.
+    nanobragg(
+        dir,
+        "-cell 30 40 50 90 90 90 -misset 5 7 9 -default_F 300 -N 8 -lambda 1 -distance 60 \
+         -detpixels_f 96 -detpixels_s 72 -fluence 1e30 -seed 11 -adc 40 -nopgm \
+         -intfile int_001.img -noisefile noise_001.img -cbffile counts_001.cbf",
+    );
+    let out = Command::new(&python)
+        .arg(script("fabio_pixels.py"))
+        .args(["int_001.img", "noise_001.img", "counts_001.cbf"].map(|f| dir.join(f)))
+        .output()
+        .expect("run fabio_pixels.py");
+    assert!(
+        out.status.success(),
+        "fabio_pixels.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let images: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON from fabio_pixels.py"))
+        .collect();
+    let pixels = |v: &Value| -> Vec<i64> {
+        assert_eq!(v["shape"], serde_json::json!([72, 96]), "{}", v["class"]);
+        v["pixels"]
+            .as_array()
+            .expect("pixels")
+            .iter()
+            .map(|p| p.as_i64().expect("integer pixels"))
+            .collect()
+    };
+    // The SMV files as written: 16-bit little-endian after the header.
+    for (image, file) in images.iter().zip(["int_001.img", "noise_001.img"]) {
+        let bytes = fs::read(dir.join(file)).expect("read the SMV file");
+        let data: Vec<i64> = bytes[bytes.len() - 96 * 72 * 2..]
+            .chunks_exact(2)
+            .map(|b| i64::from(u16::from_le_bytes([b[0], b[1]])))
+            .collect();
+        assert_eq!(pixels(image), data, "fabio ({}) misreads {file}", image["class"]);
+    }
+    // The CBF holds the noise image's photon counts: the SMV pixel less its 40 pedestal, and
+    // beyond 65535 where the 16-bit image clips.
+    let (noise, counts) = (pixels(&images[1]), pixels(&images[2]));
+    let clipped = noise.iter().filter(|&&n| n == 65535).count();
+    assert!(clipped > 0, "the test image has no overloaded pixel");
+    for (i, (&n, &c)) in noise.iter().zip(&counts).enumerate() {
+        let expected_ok = if n == 65535 { c >= 65535 - 40 } else { c == n - 40 };
+        assert!(expected_ok, "pixel {i}: SMV {n}, CBF {c}");
+    }
 }
 
 /// Runs nanobragg in `dir`; fails the test unless it succeeds.

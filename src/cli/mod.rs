@@ -573,7 +573,7 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         backend,
         notes,
         frames,
-        progress: a.progress.unwrap_or(true),
+        progress: a.progress.unwrap_or(true) && !a.quiet,
         read_time: started.elapsed(),
     })
 }
