@@ -129,6 +129,10 @@ fn count(option: &str, v: i32) -> Result<usize> {
 }
 
 /// Convert parsed arguments into a runnable job, reading the input files they name.
+///
+/// The sections of [`Params`] are converted in nanoBragg.c's order: the `-mask` and `-img`
+/// headers first (so options override them), then beam, detector, crystal, rotation, sampling
+/// and structure factors; then the outputs.
 pub fn to_job(a: &CliArgs) -> Result<Job> {
     let started = std::time::Instant::now();
     let mut notes: Vec<String> = a.warnings.iter().map(|w| format!("WARNING: {w}")).collect();
@@ -160,8 +164,27 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         let m = io::read_smv(path)?;
         apply_header(&m, path, false, a, &mut p)?;
     }
+    beam(a, &mut p, &mut notes)?;
+    detector(a, &mut p, mask, &mut notes)?;
+    crystal(a, &mut p, &mut notes)?;
+    rotation(a, &mut p);
+    sampling(a, &mut p)?;
+    let fdump = structure_factors(a, &mut p, &mut notes)?;
+    let (outputs, frames) = outputs(a, fdump)?;
+    p.validate()?;
+    Ok(Job {
+        params: p,
+        outputs,
+        backend,
+        notes,
+        frames,
+        progress: a.progress.unwrap_or(true) && !a.quiet,
+        read_time: started.elapsed(),
+    })
+}
 
-    // Beam.
+/// The beam options (`-lambda`, fluence, polarization, divergence, dispersion, sources).
+fn beam(a: &CliArgs, p: &mut Params, notes: &mut Vec<String>) -> Result<()> {
     match a.wavelength {
         Some(args::WavelengthArg::Lambda(l)) => p.beam.wavelength = l * 1e-10,
         Some(args::WavelengthArg::Energy(e)) => p.beam.wavelength = 12398.42 / e * 1e-10,
@@ -208,7 +231,17 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         );
     }
 
-    // Detector.
+    Ok(())
+}
+
+/// The detector options: size and pixels (C's "fill in blanks"), distance, beam centre,
+/// convention and pivot, rotations, vectors, sensor, and the `-mask` pixels.
+fn detector(
+    a: &CliArgs,
+    p: &mut Params,
+    mask: Option<io::SmvImage>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
     let d = &mut p.detector;
     if let Some(px) = a.pixel {
         if !(px.is_finite() && px > 0.0) {
@@ -375,7 +408,11 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         d.mask = Some(Arc::new(m.data));
     }
 
-    // Crystal.
+    Ok(())
+}
+
+/// The crystal: the cell or the `-mat` matrix, misset, cell counts, size, shape.
+fn crystal(a: &CliArgs, p: &mut Params, notes: &mut Vec<String>) -> Result<()> {
     let c = &mut p.crystal;
     if let Some(cell) = &a.cell {
         let v = |i: usize| cell.get(i).copied().unwrap_or(0.0);
@@ -427,7 +464,11 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         c.fudge = f;
     }
 
-    // Rotation and mosaicity.
+    Ok(())
+}
+
+/// The spindle rotation and the mosaic domains.
+fn rotation(a: &CliArgs, p: &mut Params) {
     let r = &mut p.rotation;
     if let Some(x) = a.phi {
         r.phi0 = x.to_radians();
@@ -443,8 +484,10 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
     if let Some(s) = a.mosaic_seed {
         r.mosaic_seed = s;
     }
+}
 
-    // Sampling.
+/// Oversampling, the region of interest, the resolution limit and the water background.
+fn sampling(a: &CliArgs, p: &mut Params) -> Result<()> {
     let s = &mut p.sampling;
     s.oversample = a.oversample.filter(|&n| n > 0).map(|n| n as u32);
     s.oversample_thick = a.oversample_thick;
@@ -465,11 +508,19 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         p.water_size = w * 1e-6;
     }
 
-    // Structure factors: the HKL file (and the cache C writes next to it), or the cache.
+    Ok(())
+}
+
+/// Structure factors: the HKL file (and the cache C writes next to it), or the cache. Returns
+/// the cache to write once the run has succeeded.
+fn structure_factors(
+    a: &CliArgs,
+    p: &mut Params,
+    notes: &mut Vec<String>,
+) -> Result<Option<PathBuf>> {
     p.structure_factors.default_f = a.default_f.unwrap_or(0.0);
     p.structure_factors.interpolate = a.interpolate;
     let dump: PathBuf = a.dump.clone().unwrap_or_else(|| "Fdump.bin".into());
-    // The cache is written with the outputs, once the run has succeeded.
     let mut fdump = None;
     // Why an existing cache could not be used: the error when nothing else gives Fs.
     let mut cache_error = None;
@@ -511,6 +562,11 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         ));
     }
 
+    Ok(fdump)
+}
+
+/// The output files, their scaling and the noise seed; and the number of frames.
+fn outputs(a: &CliArgs, fdump: Option<PathBuf>) -> Result<(Outputs, usize)> {
     let mut outputs = Outputs::default();
     if let Some(f) = &a.floatfile {
         outputs.float = f.clone();
@@ -566,14 +622,5 @@ pub fn to_job(a: &CliArgs) -> Result<Job> {
         NoiseMode::Counter
     };
 
-    p.validate()?;
-    Ok(Job {
-        params: p,
-        outputs,
-        backend,
-        notes,
-        frames,
-        progress: a.progress.unwrap_or(true) && !a.quiet,
-        read_time: started.elapsed(),
-    })
+    Ok((outputs, frames))
 }
