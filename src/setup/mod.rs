@@ -332,65 +332,8 @@ impl Setup {
         // Sampling rules (C: "default sampling logic").
         let phi = sampling::complete_phi(p.rotation.phisteps, p.rotation.osc, p.rotation.phistep);
         limit("-phisteps", phi.steps as f64, MAX_ORIENTATIONS)?;
-        let thick = sampling::complete_thickness(
-            p.detector.thicksteps,
-            p.detector.thickness.unwrap_or(0.0),
-            None,
-        );
-        limit("-detector_thicksteps", thick.steps as f64, MAX_LAYERS)?;
-        let mut layers = Layers {
-            count: thick.steps,
-            step: thick.step,
-            thickness: thick.range,
-            mu: 0.0,
-        };
-        if !compat && layers.thickness > 0.0 {
-            // Q10 fixed: n layers of thickness/n each, covering exactly the sensor.
-            layers.step = layers.thickness / layers.count as f64;
-        }
-        match p.detector.attenuation_length {
-            Some(l) if l.is_infinite() || l == 0.0 => layers.mu = 0.0,
-            Some(l) => layers.mu = 1.0 / l,
-            None if layers.thickness > 0.0 => {
-                layers.mu = 1.0 / layers.thickness;
-                log.push(format!(
-                    "WARNING: setting detector attenuation depth to {} m",
-                    g(layers.mu)
-                ));
-            }
-            None => {}
-        }
-        if layers.thickness > 0.0 && layers.mu == 0.0 {
-            log.push(
-                "WARNING: a sensor with no absorption (-detector_abs inf or 0) captures no photons"
-                    .to_string(),
-            );
-        }
-        let (domains, spread) = match (
-            p.rotation.mosaic_domains.filter(|&n| n > 0),
-            p.rotation.mosaic_spread,
-        ) {
-            (None, None) => (1, 0.0),
-            (None, Some(s)) if s <= 0.0 => (1, 0.0),
-            (None, Some(s)) => {
-                log.push(
-                    "WARNING: finite mosaicity with only one domain! upping to 10 mosaic domains"
-                        .into(),
-                );
-                (10, s)
-            }
-            (Some(_), None) => {
-                log.push("WARNING: no mosaic spread specified.  setting mosaic_domains = 1".into());
-                (1, 0.0)
-            }
-            (Some(_), Some(s)) if s <= 0.0 => {
-                log.push(
-                    "WARNING: zero mosaic spread specified.  setting mosaic_domains = 1".into(),
-                );
-                (1, 0.0)
-            }
-            (Some(n), Some(s)) => (n as usize, s),
-        };
+        let layers = sensor_layers(p, &mut log)?;
+        let (domains, spread) = mosaic_domains(p, &mut log);
 
         limit(
             "-mosaic_domains",
@@ -408,56 +351,12 @@ impl Setup {
         );
         log.extend(det.log.iter().cloned());
 
-        let has_grid = p.structure_factors.grid.is_some();
-        let interpolate = match p.structure_factors.interpolate {
-            Some(on) => on && has_grid,
-            None => {
-                let on = p.crystal.cells.iter().any(|&n| n <= 2.0);
-                log.push(if on {
-                    "auto-selected tricubic interpolation of structure factors".into()
-                } else {
-                    "auto-selected no interpolation".into()
-                });
-                on && has_grid
-            }
-        };
+        let interpolate = interpolation(p, &mut log);
 
         let crystal = crystal::build(p);
         log.extend(crystal.log.iter().cloned());
 
-        let reciprocal_pixel = p.beam.wavelength * det.distance / det.pixel_size;
-        let max_size = crystal.size.iter().cloned().fold(0.0, f64::max);
-        let recommended = ((3.0 * max_size / reciprocal_pixel).ceil() as i64).max(1) as usize;
-        let oversample = match p.sampling.oversample.filter(|&n| n > 0) {
-            Some(n) => n as usize,
-            None => {
-                if recommended > MAX_AUTO_OVERSAMPLE {
-                    return Err(Error::InvalidParams {
-                        field: "-oversample",
-                        reason: format!(
-                            "the crystal is so large that nanoBragg's rule would sample each \
-                             pixel {recommended} x {recommended} times; give -oversample N"
-                        ),
-                    });
-                }
-                log.push(format!("auto-selected {recommended}-fold oversampling"));
-                recommended
-            }
-        };
-        if oversample < recommended {
-            log.push(format!(
-                "WARNING: maximum dimension of sample is {} A",
-                g(max_size * 1e10)
-            ));
-            log.push(format!(
-                "         but reciprocal pixel size is {} A",
-                g(reciprocal_pixel * 1e10)
-            ));
-            log.push("         intensity may vary significantly across a pixel!".into());
-            log.push(format!(
-                "         recommend -oversample {recommended} to work around this"
-            ));
-        }
+        let oversample = oversampling(p, &det, &crystal, &mut log)?;
         let cells = crystal.cells;
         let volume = crystal.size.iter().product::<f64>();
         log.push(format!(
@@ -479,14 +378,7 @@ impl Setup {
         let sources = source_list(p, &det, &grids, &mut log)?;
         degenerate_geometry(p, &det, &sources)?;
 
-        let mut rng = NrRng::new();
-        let mut seed = -p.rotation.mosaic_seed;
-        let mosaic: Vec<Mat3> = (0..domains)
-            .map(|m| {
-                let u = rng::mosaic_rotation_umat(&mut rng, spread as f32, &mut seed);
-                if m == 0 { IDENTITY } else { u }
-            })
-            .collect();
+        let mosaic = mosaic_rotations(p, domains, spread);
         log.push(format!("  created a total of {domains} mosaic domains"));
 
         let orientations = orientations(&crystal.real, det.spindle, &mosaic, spread, &phis);
@@ -494,22 +386,10 @@ impl Setup {
 
         let steps = (sources.len() * domains * phis.len() * oversample * oversample) as f64;
 
-        let mut fluence = p.beam.fluence;
-        if p.beam.flux != 0.0 && p.beam.exposure > 0.0 && p.beam.beam_size >= 0.0 {
-            fluence = p.beam.flux * p.beam.exposure / p.beam.beam_size / p.beam.beam_size;
-        }
-        let scale = R_E_SQR * fluence;
-        const WATER_F: f64 = 2.57;
-        const WATER_MW: f64 = 18.0;
-        let w = p.water_size;
-        let water = WATER_F * WATER_F * scale * w * w * w * 1e6 * AVOGADRO / WATER_MW;
+        let (fluence, scale, water) = fluence_scale_water(p);
         brightest_pixel_fits(p, &crystal, &det, scale, water)?;
 
-        let (nf, ns) = (det.fpixels, det.spixels);
-        let roi = match p.sampling.roi {
-            Some([x0, x1, y0, y1]) => [x0, x1.min(nf - 1), y0, y1.min(ns - 1)],
-            None => [0, nf - 1, 0, ns - 1],
-        };
+        let roi = region(p, &det);
 
         let mut setup = Setup {
             detector: det,
@@ -706,6 +586,169 @@ impl Setup {
             }
         }
         log.push(s);
+    }
+}
+
+/// The sensor's layers (C: "detector thickness" sampling) and its attenuation.
+fn sensor_layers(p: &Params, log: &mut Vec<String>) -> Result<Layers> {
+    let thick = sampling::complete_thickness(
+        p.detector.thicksteps,
+        p.detector.thickness.unwrap_or(0.0),
+        None,
+    );
+    limit("-detector_thicksteps", thick.steps as f64, MAX_LAYERS)?;
+    let mut layers = Layers {
+        count: thick.steps,
+        step: thick.step,
+        thickness: thick.range,
+        mu: 0.0,
+    };
+    if !p.compat && layers.thickness > 0.0 {
+        // Q10 fixed: n layers of thickness/n each, covering exactly the sensor.
+        layers.step = layers.thickness / layers.count as f64;
+    }
+    match p.detector.attenuation_length {
+        Some(l) if l.is_infinite() || l == 0.0 => layers.mu = 0.0,
+        Some(l) => layers.mu = 1.0 / l,
+        None if layers.thickness > 0.0 => {
+            layers.mu = 1.0 / layers.thickness;
+            log.push(format!(
+                "WARNING: setting detector attenuation depth to {} m",
+                g(layers.mu)
+            ));
+        }
+        None => {}
+    }
+    if layers.thickness > 0.0 && layers.mu == 0.0 {
+        log.push(
+            "WARNING: a sensor with no absorption (-detector_abs inf or 0) captures no photons"
+                .to_string(),
+        );
+    }
+    Ok(layers)
+}
+
+/// The number of mosaic domains and the spread they sample (C's fix-ups of the two options).
+fn mosaic_domains(p: &Params, log: &mut Vec<String>) -> (usize, f64) {
+    match (
+        p.rotation.mosaic_domains.filter(|&n| n > 0),
+        p.rotation.mosaic_spread,
+    ) {
+        (None, None) => (1, 0.0),
+        (None, Some(s)) if s <= 0.0 => (1, 0.0),
+        (None, Some(s)) => {
+            log.push(
+                "WARNING: finite mosaicity with only one domain! upping to 10 mosaic domains"
+                    .into(),
+            );
+            (10, s)
+        }
+        (Some(_), None) => {
+            log.push("WARNING: no mosaic spread specified.  setting mosaic_domains = 1".into());
+            (1, 0.0)
+        }
+        (Some(_), Some(s)) if s <= 0.0 => {
+            log.push("WARNING: zero mosaic spread specified.  setting mosaic_domains = 1".into());
+            (1, 0.0)
+        }
+        (Some(n), Some(s)) => (n as usize, s),
+    }
+}
+
+/// Whether structure factors are interpolated: as asked, or auto-selected for small crystals.
+fn interpolation(p: &Params, log: &mut Vec<String>) -> bool {
+    let has_grid = p.structure_factors.grid.is_some();
+    match p.structure_factors.interpolate {
+        Some(on) => on && has_grid,
+        None => {
+            let on = p.crystal.cells.iter().any(|&n| n <= 2.0);
+            log.push(if on {
+                "auto-selected tricubic interpolation of structure factors".into()
+            } else {
+                "auto-selected no interpolation".into()
+            });
+            on && has_grid
+        }
+    }
+}
+
+/// The sub-pixel grid per pixel axis: as asked, or nanoBragg's rule from the crystal size and
+/// the reciprocal pixel size (refused above [`MAX_AUTO_OVERSAMPLE`]).
+fn oversampling(
+    p: &Params,
+    det: &DetectorGeometry,
+    crystal: &CrystalSetup,
+    log: &mut Vec<String>,
+) -> Result<usize> {
+    let reciprocal_pixel = p.beam.wavelength * det.distance / det.pixel_size;
+    let max_size = crystal.size.iter().cloned().fold(0.0, f64::max);
+    let recommended = ((3.0 * max_size / reciprocal_pixel).ceil() as i64).max(1) as usize;
+    let oversample = match p.sampling.oversample.filter(|&n| n > 0) {
+        Some(n) => n as usize,
+        None => {
+            if recommended > MAX_AUTO_OVERSAMPLE {
+                return Err(Error::InvalidParams {
+                    field: "-oversample",
+                    reason: format!(
+                        "the crystal is so large that nanoBragg's rule would sample each \
+                         pixel {recommended} x {recommended} times; give -oversample N"
+                    ),
+                });
+            }
+            log.push(format!("auto-selected {recommended}-fold oversampling"));
+            recommended
+        }
+    };
+    if oversample < recommended {
+        log.push(format!(
+            "WARNING: maximum dimension of sample is {} A",
+            g(max_size * 1e10)
+        ));
+        log.push(format!(
+            "         but reciprocal pixel size is {} A",
+            g(reciprocal_pixel * 1e10)
+        ));
+        log.push("         intensity may vary significantly across a pixel!".into());
+        log.push(format!(
+            "         recommend -oversample {recommended} to work around this"
+        ));
+    }
+    Ok(oversample)
+}
+
+/// The mosaic domains' rotations: the identity first, then C's random umats from the seed.
+fn mosaic_rotations(p: &Params, domains: usize, spread: f64) -> Vec<Mat3> {
+    let mut rng = NrRng::new();
+    let mut seed = -p.rotation.mosaic_seed;
+    (0..domains)
+        .map(|m| {
+            let u = rng::mosaic_rotation_umat(&mut rng, spread as f32, &mut seed);
+            if m == 0 { IDENTITY } else { u }
+        })
+        .collect()
+}
+
+/// The fluence (from -flux·-exposure/-beamsize² when given), the scale r_e²·Φ and the water
+/// background per steradian (a cube of -water with F = 2.57 per molecule of 18 g/mol).
+fn fluence_scale_water(p: &Params) -> (f64, f64, f64) {
+    let mut fluence = p.beam.fluence;
+    if p.beam.flux != 0.0 && p.beam.exposure > 0.0 && p.beam.beam_size >= 0.0 {
+        fluence = p.beam.flux * p.beam.exposure / p.beam.beam_size / p.beam.beam_size;
+    }
+    let scale = R_E_SQR * fluence;
+    const WATER_F: f64 = 2.57;
+    const WATER_MW: f64 = 18.0;
+    let w = p.water_size;
+    let water = WATER_F * WATER_F * scale * w * w * w * 1e6 * AVOGADRO / WATER_MW;
+    (fluence, scale, water)
+}
+
+/// The region of interest, clipped to the detector (inclusive pixel bounds).
+fn region(p: &Params, det: &DetectorGeometry) -> [usize; 4] {
+    let (nf, ns) = (det.fpixels, det.spixels);
+    match p.sampling.roi {
+        Some([x0, x1, y0, y1]) => [x0, x1.min(nf - 1), y0, y1.min(ns - 1)],
+        None => [0, nf - 1, 0, ns - 1],
     }
 }
 
