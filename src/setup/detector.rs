@@ -172,64 +172,10 @@ pub fn place(d: &Detector, over: VectorOverrides, compat: bool) -> DetectorGeome
 
     // Step 2: the convention block.
     let conv = d.convention;
-    let mut bs = basis(conv);
-    let (xbeam, ybeam, fbeam, sbeam, fclose, sclose, pivot);
-    match conv {
-        Convention::Adxv => {
-            xbeam = d.beam_center[0].unwrap_or((dsf + px) / 2.0);
-            ybeam = d.beam_center[1].unwrap_or((dss - px) / 2.0);
-            (fbeam, sbeam) = (xbeam, dss - ybeam);
-            (fclose, sclose) = (fclose0, sclose0);
-            pivot = Pivot::Beam;
-        }
-        Convention::Mosflm | Convention::Denzo => {
-            xbeam = d.beam_center[0].unwrap_or((dss + px) / 2.0);
-            ybeam = d.beam_center[1].unwrap_or((dsf + px) / 2.0);
-            let half = if conv == Convention::Mosflm {
-                0.5 * px
-            } else {
-                0.0
-            };
-            (fbeam, sbeam) = (ybeam + half, xbeam + half);
-            (fclose, sclose) = (fclose0, sclose0);
-            pivot = Pivot::Beam;
-        }
-        Convention::Xds | Convention::Dials => {
-            xbeam = d.beam_center[0].unwrap_or(xclose);
-            ybeam = d.beam_center[1].unwrap_or(yclose);
-            (fbeam, sbeam) = (xbeam, ybeam);
-            (fclose, sclose) = (fclose0, sclose0);
-            pivot = Pivot::Sample;
-        }
-        Convention::Custom => {
-            xbeam = d.beam_center[0].unwrap_or(xclose);
-            ybeam = d.beam_center[1].unwrap_or(yclose);
-            (fbeam, sbeam) = (xbeam, ybeam);
-            (fclose, sclose) = (xbeam, ybeam);
-            pivot = d.pivot.unwrap_or(Pivot::Beam);
-        }
-    }
-    if let Some(v) = d.fdet_vector {
-        bs.fdet = v;
-    }
-    if let Some(v) = d.sdet_vector {
-        bs.sdet = v;
-    }
-    if let Some(v) = d.odet_vector {
-        bs.odet = v;
-    }
-    if let Some(v) = d.twotheta_axis {
-        bs.twotheta = v;
-    }
-    if let Some(v) = over.beam {
-        bs.beam = v;
-    }
-    if let Some(v) = over.polar {
-        bs.polar = v;
-    }
-    if let Some(v) = over.spindle {
-        bs.spindle = v;
-    }
+    let c = centres(d, [fclose0, sclose0], [xclose, yclose]);
+    let ([xbeam, ybeam], [fbeam, sbeam], [fclose, sclose]) = (c.beam, c.fs_beam, c.fs_close);
+    let pivot = c.pivot;
+    let bs = overridden_basis(d, over);
 
     // "straighten up vectors"
     let beam = vec3::unitize(bs.beam).0;
@@ -335,6 +281,80 @@ pub fn place(d: &Detector, over: VectorOverrides, compat: bool) -> DetectorGeome
         dials_origin,
         twotheta: tt,
         log,
+    }
+}
+
+/// Where a convention puts the beam and the near point: the user's X/Ybeam (or their defaults),
+/// the beam spot and near point along fast and slow (m), and the pivot the convention forces.
+struct Centres {
+    beam: [f64; 2],
+    fs_beam: [f64; 2],
+    fs_close: [f64; 2],
+    pivot: Pivot,
+}
+
+/// Step 2 of [`place`]: the convention's beam-centre rules, from the near-point defaults
+/// `close0` (Fclose, Sclose) and the near point `close` (Xclose, Yclose).
+fn centres(d: &Detector, close0: [f64; 2], close: [f64; 2]) -> Centres {
+    let px = d.pixel_size;
+    let [dsf, dss] = d.size;
+    let at = |i: usize, default: f64| d.beam_center[i].unwrap_or(default);
+    match d.convention {
+        Convention::Adxv => {
+            let (xbeam, ybeam) = (at(0, (dsf + px) / 2.0), at(1, (dss - px) / 2.0));
+            Centres {
+                beam: [xbeam, ybeam],
+                fs_beam: [xbeam, dss - ybeam],
+                fs_close: close0,
+                pivot: Pivot::Beam,
+            }
+        }
+        Convention::Mosflm | Convention::Denzo => {
+            let (xbeam, ybeam) = (at(0, (dss + px) / 2.0), at(1, (dsf + px) / 2.0));
+            let half = if d.convention == Convention::Mosflm {
+                0.5 * px
+            } else {
+                0.0
+            };
+            Centres {
+                beam: [xbeam, ybeam],
+                fs_beam: [ybeam + half, xbeam + half],
+                fs_close: close0,
+                pivot: Pivot::Beam,
+            }
+        }
+        Convention::Xds | Convention::Dials => {
+            let beam = [at(0, close[0]), at(1, close[1])];
+            Centres {
+                beam,
+                fs_beam: beam,
+                fs_close: close0,
+                pivot: Pivot::Sample,
+            }
+        }
+        Convention::Custom => {
+            let beam = [at(0, close[0]), at(1, close[1])];
+            Centres {
+                beam,
+                fs_beam: beam,
+                fs_close: beam,
+                pivot: d.pivot.unwrap_or(Pivot::Beam),
+            }
+        }
+    }
+}
+
+/// The convention's basis with the user's vector options in place of its defaults.
+fn overridden_basis(d: &Detector, over: VectorOverrides) -> Basis {
+    let bs = basis(d.convention);
+    Basis {
+        fdet: d.fdet_vector.unwrap_or(bs.fdet),
+        sdet: d.sdet_vector.unwrap_or(bs.sdet),
+        odet: d.odet_vector.unwrap_or(bs.odet),
+        twotheta: d.twotheta_axis.unwrap_or(bs.twotheta),
+        beam: over.beam.unwrap_or(bs.beam),
+        polar: over.polar.unwrap_or(bs.polar),
+        spindle: over.spindle.unwrap_or(bs.spindle),
     }
 }
 
