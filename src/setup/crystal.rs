@@ -104,24 +104,7 @@ pub fn build(p: &Params) -> CrystalSetup {
         Lattice::Reciprocal(r) => (r.map(|v| vec3::scale(v, 1e-10)), None),
     };
 
-    let mut misset = None;
-    match p.crystal.misset {
-        Misset::None => {}
-        Misset::Angles(a) => misset = Some(a),
-        Misset::Random { seed } => {
-            let mut rng = NrRng::new();
-            let mut s = -seed;
-            let u = rng::mosaic_rotation_umat(&mut rng, 90.0, &mut s);
-            let a = rng::umat2misset(&u);
-            log.push(format!(
-                "random orientation misset angles: {} {} {} deg",
-                cfmt::f_prec(a[0].to_degrees(), 6),
-                cfmt::f_prec(a[1].to_degrees(), 6),
-                cfmt::f_prec(a[2].to_degrees(), 6)
-            ));
-            misset = Some(a);
-        }
-    }
+    let misset = misset_angles(p, &mut log);
     if let Some([rx, ry, rz]) = misset {
         recip = recip.map(|v| vec3::rotate_xyz(v, rx, ry, rz));
     }
@@ -148,6 +131,58 @@ pub fn build(p: &Params) -> CrystalSetup {
         vec3::scale(vec3::cross(real_a[2], real_a[0]), v_star),
         vec3::scale(vec3::cross(real_a[0], real_a[1]), v_star),
     ];
+    report_cell(&real_a, &recip, v_cell, v_star, &mut log);
+
+    let real = real_a.map(|v| vec3::scale(v, 1e-10));
+    let cells = cell_counts(p, &real, &mut log);
+    let size = [0, 1, 2].map(|i| vec3::norm(real[i]) * cells[i]);
+    let g = cfmt::g;
+    log.push(format!(
+        "crystal is {} x {} x {} microns",
+        g(size[0] * 1e6),
+        g(size[1] * 1e6),
+        g(size[2] * 1e6)
+    ));
+    CrystalSetup {
+        real,
+        reciprocal_per_angstrom: recip,
+        cells,
+        size,
+        misset,
+        log,
+    }
+}
+
+/// The misset angles (rad): as given, or C's random orientation from the seed (logged).
+fn misset_angles(p: &Params, log: &mut Vec<String>) -> Option<[f64; 3]> {
+    match p.crystal.misset {
+        Misset::None => None,
+        Misset::Angles(a) => Some(a),
+        Misset::Random { seed } => {
+            let mut rng = NrRng::new();
+            let mut s = -seed;
+            let u = rng::mosaic_rotation_umat(&mut rng, 90.0, &mut s);
+            let a = rng::umat2misset(&u);
+            log.push(format!(
+                "random orientation misset angles: {} {} {} deg",
+                cfmt::f_prec(a[0].to_degrees(), 6),
+                cfmt::f_prec(a[1].to_degrees(), 6),
+                cfmt::f_prec(a[2].to_degrees(), 6)
+            ));
+            Some(a)
+        }
+    }
+}
+
+/// nanoBragg's console report of the cell: lengths and angles of the real and reciprocal cells,
+/// the volume, and both sets of vectors (Å, Å⁻¹).
+fn report_cell(
+    real_a: &[Vec3; 3],
+    recip: &[Vec3; 3],
+    v_cell: f64,
+    v_star: f64,
+    log: &mut Vec<String>,
+) {
     let len = real_a.map(vec3::norm);
     let rlen = recip.map(vec3::norm);
     let cell_angle = |i: usize, j: usize, k: usize| {
@@ -202,17 +237,21 @@ pub fn build(p: &Params) -> CrystalSetup {
     table(
         "real-space cell vectors (Angstrom):",
         ["a", "b", "c"],
-        &real_a,
-        &mut log,
+        real_a,
+        log,
     );
     table(
         "reciprocal-space cell vectors (Angstrom^-1):",
         ["a_star", "b_star", "c_star"],
-        &recip,
-        &mut log,
+        recip,
+        log,
     );
+}
 
-    let real = real_a.map(|v| vec3::scale(v, 1e-10));
+/// Unit cells per axis: from the crystal size (clipped by the beam) when given, else `-N`; at
+/// least 1.
+fn cell_counts(p: &Params, real: &[Vec3; 3], log: &mut Vec<String>) -> [f64; 3] {
+    let g = cfmt::g;
     let mut sizes = p.crystal.size;
     if p.beam.beam_size >= 0.0 {
         for (i, what) in [(1usize, "high"), (2, "wide")] {
@@ -239,21 +278,7 @@ pub fn build(p: &Params) -> CrystalSetup {
             cells[i] = 1.0;
         }
     }
-    let size = [0, 1, 2].map(|i| vec3::norm(real[i]) * cells[i]);
-    log.push(format!(
-        "crystal is {} x {} x {} microns",
-        g(size[0] * 1e6),
-        g(size[1] * 1e6),
-        g(size[2] * 1e6)
-    ));
-    CrystalSetup {
-        real,
-        reciprocal_per_angstrom: recip,
-        cells,
-        size,
-        misset,
-        log,
-    }
+    cells
 }
 
 #[cfg(test)]
