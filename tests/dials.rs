@@ -384,7 +384,12 @@ fn fabio_reads_smv_and_cbf_pixel_for_pixel() {
             .chunks_exact(2)
             .map(|b| i64::from(u16::from_le_bytes([b[0], b[1]])))
             .collect();
-        assert_eq!(pixels(image), data, "fabio ({}) misreads {file}", image["class"]);
+        assert_eq!(
+            pixels(image),
+            data,
+            "fabio ({}) misreads {file}",
+            image["class"]
+        );
     }
     // The CBF holds the noise image's photon counts: the SMV pixel less its 40 pedestal, and
     // beyond 65535 where the 16-bit image clips.
@@ -392,7 +397,11 @@ fn fabio_reads_smv_and_cbf_pixel_for_pixel() {
     let clipped = noise.iter().filter(|&&n| n == 65535).count();
     assert!(clipped > 0, "the test image has no overloaded pixel");
     for (i, (&n, &c)) in noise.iter().zip(&counts).enumerate() {
-        let expected_ok = if n == 65535 { c >= 65535 - 40 } else { c == n - 40 };
+        let expected_ok = if n == 65535 {
+            c >= 65535 - 40
+        } else {
+            c == n - 40
+        };
         assert!(expected_ok, "pixel {i}: SMV {n}, CBF {c}");
     }
 }
