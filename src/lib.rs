@@ -37,6 +37,9 @@ pub mod memory;
 pub mod noise;
 pub mod params;
 pub mod physics;
+/// The Python module `nanobragg` (pyo3, numpy), built by maturin from `pyproject.toml`.
+#[cfg(feature = "python")]
+mod python;
 pub mod rng;
 pub mod setup;
 pub mod vec3;

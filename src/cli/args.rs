@@ -845,7 +845,17 @@ const INERT: &[(&str, &str, &str)] = &[
 impl CliArgs {
     /// Fills the resolved fields from the last-wins groups and collects warnings.
     fn resolve(&mut self, m: &ArgMatches) -> Result<()> {
-        // clap appends the values of a repeated multi-value option; C keeps the last ones.
+        self.keep_last_values(m);
+        self.resolve_beam(m);
+        self.resolve_crystal(m)?;
+        self.resolve_detector(m);
+        self.resolve_switches(m);
+        self.collect_warnings(m);
+        Ok(())
+    }
+
+    /// clap appends the values of a repeated multi-value option; C keeps the last ones.
+    fn keep_last_values(&mut self, m: &ArgMatches) {
         for (id, field) in [
             ("cell", &mut self.cell),
             ("spindle_axis", &mut self.spindle_axis),
@@ -862,51 +872,15 @@ impl CliArgs {
         keep_last_occurrence(m, "roi", &mut self.roi);
         keep_last_occurrence(m, "printout_pixel", &mut self.printout_pixel);
         keep_last_occurrence(m, "misset_values", &mut self.misset_values);
+    }
+
+    /// Wavelength or energy, polarization, divergence: the last of each group wins.
+    fn resolve_beam(&mut self, m: &ArgMatches) {
         self.wavelength = last_of(
             m,
             &[
                 ("lambda", self.lambda.map(WavelengthArg::Lambda)),
                 ("energy", self.energy.map(WavelengthArg::Energy)),
-            ],
-        );
-        self.misset = match &self.misset_values {
-            None => None,
-            Some(v) => Some(misset_from(v)?),
-        };
-        self.n_cells = [self.na, self.nb, self.nc]
-            .iter()
-            .zip(["na", "nb", "nc"])
-            .map(|(v, id)| last_of(m, &[("n", self.n), (id, *v)]))
-            .collect::<Vec<_>>()
-            .try_into()
-            .unwrap_or_default();
-        self.crystal_size = [
-            last_of(
-                m,
-                &[("xtalsize", self.xtalsize), ("xtal_thick", self.xtal_thick)],
-            ),
-            last_of(
-                m,
-                &[("xtalsize", self.xtalsize), ("xtal_width", self.xtal_width)],
-            ),
-            last_of(
-                m,
-                &[
-                    ("xtalsize", self.xtalsize),
-                    ("xtal_height", self.xtal_height),
-                ],
-            ),
-        ];
-        self.shape = last_of(
-            m,
-            &[
-                ("square_xtal", self.square_xtal.then_some(ShapeArg::Square)),
-                ("round_xtal", self.round_xtal.then_some(ShapeArg::Round)),
-                ("gauss_xtal", self.gauss_xtal.then_some(ShapeArg::Gauss)),
-                (
-                    "tophat_spots",
-                    self.tophat_spots.then_some(ShapeArg::Tophat),
-                ),
             ],
         );
         self.polar_off = last_of(
@@ -949,6 +923,55 @@ impl CliArgs {
                 ("square_div", self.square_div.then_some(false)),
             ],
         );
+    }
+
+    /// Misset, cell counts, crystal size and shape.
+    fn resolve_crystal(&mut self, m: &ArgMatches) -> Result<()> {
+        self.misset = match &self.misset_values {
+            None => None,
+            Some(v) => Some(misset_from(v)?),
+        };
+        self.n_cells = [self.na, self.nb, self.nc]
+            .iter()
+            .zip(["na", "nb", "nc"])
+            .map(|(v, id)| last_of(m, &[("n", self.n), (id, *v)]))
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap_or_default();
+        self.crystal_size = [
+            last_of(
+                m,
+                &[("xtalsize", self.xtalsize), ("xtal_thick", self.xtal_thick)],
+            ),
+            last_of(
+                m,
+                &[("xtalsize", self.xtalsize), ("xtal_width", self.xtal_width)],
+            ),
+            last_of(
+                m,
+                &[
+                    ("xtalsize", self.xtalsize),
+                    ("xtal_height", self.xtal_height),
+                ],
+            ),
+        ];
+        self.shape = last_of(
+            m,
+            &[
+                ("square_xtal", self.square_xtal.then_some(ShapeArg::Square)),
+                ("round_xtal", self.round_xtal.then_some(ShapeArg::Round)),
+                ("gauss_xtal", self.gauss_xtal.then_some(ShapeArg::Gauss)),
+                (
+                    "tophat_spots",
+                    self.tophat_spots.then_some(ShapeArg::Tophat),
+                ),
+            ],
+        );
+        Ok(())
+    }
+
+    /// Pixels, size, convention, pivot and the sensor's absorption switch.
+    fn resolve_detector(&mut self, m: &ArgMatches) {
         self.detector_pixels = [
             last_of(
                 m,
@@ -1016,6 +1039,18 @@ impl CliArgs {
                 ("xds", sample(self.xds)),
             ],
         );
+        self.detector_absorb_off_first = match (
+            self.detector_absorb,
+            position(m, "detector_absorb"),
+            position(m, "detector_thick"),
+        ) {
+            (Some(mu), Some(pa), Some(pt)) => (mu.is_infinite() || mu == 0.0) && pa < pt,
+            _ => false,
+        };
+    }
+
+    /// The on/off pairs: noise image, PGM, interpolation, progress meter.
+    fn resolve_switches(&mut self, m: &ArgMatches) {
         self.noise = last_of(
             m,
             &[
@@ -1045,15 +1080,10 @@ impl CliArgs {
                 ("noprogress", self.noprogress.then_some(false)),
             ],
         );
-        self.detector_absorb_off_first = match (
-            self.detector_absorb,
-            position(m, "detector_absorb"),
-            position(m, "detector_thick"),
-        ) {
-            (Some(mu), Some(pa), Some(pt)) => (mu.is_infinite() || mu == 0.0) && pa < pt,
-            _ => false,
-        };
+    }
 
+    /// Warnings for options C accepts without effect and for deliberate departures from C.
+    fn collect_warnings(&mut self, m: &ArgMatches) {
         for (id, spelling, why) in INERT {
             if position(m, id).is_some() {
                 self.warnings.push(format!(
@@ -1073,7 +1103,6 @@ impl CliArgs {
                     .to_string(),
             );
         }
-        Ok(())
     }
 }
 
