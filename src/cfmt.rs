@@ -28,15 +28,6 @@
 pub const MAX_PRECISION: usize = 1100;
 
 /// Formats `x` like C `printf("%g", x)`: six significant digits, trailing zeros removed.
-///
-/// ```
-/// use nanobragg::cfmt::g;
-/// assert_eq!(g(100.0), "100");
-/// assert_eq!(g(1e6), "1e+06");
-/// assert_eq!(g(1.5e-5), "1.5e-05");
-/// assert_eq!(g(0.1 + 0.2), "0.3");
-/// assert_eq!(g(-0.0), "-0");
-/// ```
 pub fn g(x: f64) -> String {
     g_prec(x, 6)
 }
@@ -53,13 +44,6 @@ fn non_finite(x: f64) -> Option<String> {
 }
 
 /// Formats `x` like C `printf("%.*g", prec, x)`: `prec` significant digits (0 means 1).
-///
-/// ```
-/// use nanobragg::cfmt::g_prec;
-/// assert_eq!(g_prec(1.23456, 3), "1.23");
-/// assert_eq!(g_prec(123456789.0, 12), "123456789");
-/// assert_eq!(g_prec(0.000123, 2), "0.00012");
-/// ```
 pub fn g_prec(x: f64, prec: usize) -> String {
     if let Some(s) = non_finite(x) {
         return s;
@@ -114,14 +98,6 @@ pub fn g_prec(x: f64, prec: usize) -> String {
 }
 
 /// Formats `x` like C `printf("%.*f", prec, x)`: `prec` digits after the decimal point.
-///
-/// ```
-/// use nanobragg::cfmt::f_prec;
-/// assert_eq!(f_prec(2.5, 0), "2");
-/// assert_eq!(f_prec(0.125, 2), "0.12");
-/// assert_eq!(f_prec(-0.0001, 2), "-0.00");
-/// assert_eq!(f_prec(f64::INFINITY, 3), "inf");
-/// ```
 pub fn f_prec(x: f64, prec: usize) -> String {
     if let Some(s) = non_finite(x) {
         return s;
@@ -138,6 +114,22 @@ pub fn f_prec(x: f64, prec: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples() {
+        assert_eq!(g(100.0), "100");
+        assert_eq!(g(1e6), "1e+06");
+        assert_eq!(g(1.5e-5), "1.5e-05");
+        assert_eq!(g(0.1 + 0.2), "0.3");
+        assert_eq!(g(-0.0), "-0");
+        assert_eq!(g_prec(1.23456, 3), "1.23");
+        assert_eq!(g_prec(123456789.0, 12), "123456789");
+        assert_eq!(g_prec(0.000123, 2), "0.00012");
+        assert_eq!(f_prec(2.5, 0), "2");
+        assert_eq!(f_prec(0.125, 2), "0.12");
+        assert_eq!(f_prec(-0.0001, 2), "-0.00");
+        assert_eq!(f_prec(f64::INFINITY, 3), "inf");
+    }
     use proptest::prelude::*;
 
     /// (value, `%g`) pairs printed by glibc 2.x `printf("%g")` (verified with a C program).

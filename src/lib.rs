@@ -26,21 +26,24 @@
 //! Where nanoBragg.c is wrong the default computes the physics and `compat` mode reproduces
 //! the C program; the README lists every difference.
 
-pub mod cfmt;
+pub(crate) mod cfmt;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[doc(hidden)]
 pub mod cpu;
 pub mod engine;
 pub mod error;
 pub mod image;
 pub mod io;
-pub mod memory;
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+pub(crate) mod memory;
 pub mod noise;
 pub mod params;
 pub mod physics;
 /// The Python module `nanobragg` (pyo3, numpy), built by maturin from `pyproject.toml`.
 #[cfg(feature = "python")]
 mod python;
-pub mod rng;
+pub(crate) mod rng;
 pub mod setup;
 pub mod vec3;
 

@@ -394,6 +394,7 @@ fn mix64(mut z: u64) -> u64 {
 ///
 /// For a fixed key this is a bijection of `index` (and vice versa), so two pixels of one image
 /// never share a stream.
+#[cfg(test)]
 fn stream_state(key: u64, index: u64) -> u64 {
     stream_state_hashed(mix64(key ^ 0x243F_6A88_85A3_08D3), index)
 }
@@ -419,7 +420,8 @@ fn bits_to_open_unit(bits: u64) -> f64 {
 
 /// A uniform deviate in the open interval `(0, 1)` with 53-bit resolution, a pure function of
 /// `(key, index, counter)`: element `counter` of the SplitMix64 sequence whose starting state
-/// is a hash of `(key, index)`.
+/// is a hash of `(key, index)`. The reference the streams are tested against.
+#[cfg(test)]
 pub fn uniform(key: u64, index: u64, counter: u64) -> f64 {
     let state = stream_state(key, index);
     bits_to_open_unit(mix64(
@@ -634,6 +636,9 @@ pub const VECTOR_TERMS: usize = 24;
 /// * `10 ≤ mean < 10⁹`: Hörmann's PTRS transformed rejection (exact; ≈ 2.3 draws on average).
 /// * `mean ≥ 10⁹`: `round(mean + √mean·z)` with `z` a Box–Muller normal deviate, floored at 0;
 ///   `+∞` returns `+∞`.
+///
+/// The one-pixel reference of [`PoissonStreams`], used by the tests.
+#[cfg(test)]
 pub fn poisson(seed: u64, index: u64, mean: f64) -> f64 {
     let mut means = [0.0; 8];
     means[0] = mean;
