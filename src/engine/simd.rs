@@ -34,18 +34,30 @@
 //!   polarization frame (`B = p̂×î`, `E = î×B`) are computed once.
 //! * **Integer peel.** For an integer N, `sin(πNh)/sin(πh) = ±sin(πNδ)/sin(πδ)` with
 //!   `δ = h − h0` (h0 the nearest integer, `nearest`: one rounding instruction), so |δ| ≤ ½. Only
-//!   F_latt² enters the intensity, so signs are dropped.
+//!   F_latt² enters the intensity, so signs are dropped. The subtraction is exact (Sterbenz),
+//!   so δ has exactly h's error ([`physics::lattice`] §1).
 //! * **Chebyshev polynomial as a root product (N ≤ [`POLYNOMIAL_MAX_N`]).**
 //!   `sin(Nθ)/sin θ = U_{N−1}(cos θ)`, the Chebyshev polynomial of the second kind, with
-//!   θ = πδ. [`cospi`] is a near-minimax polynomial (absolute error ≤ 3e-15, exactly 1 at 0).
+//!   θ = πδ. [`cospi`] is `1 + x²·h(x²)`, h of degree 6 (absolute error ≤ 2.3e-15, exactly 1
+//!   at 0). Its coefficients [`COSPI`] are the least-squares fit of the *error of cos*,
+//!   `Σ_k (u_k·h(u_k) − (cos(π√u_k) − 1))²`, at the 60 Chebyshev nodes
+//!   `u_k = (1 + cos((2k+1)π/120))/8` of u = x² on [0, ¼], solved exactly and rounded to f64;
+//!   [`physics::lattice`] §2 has the recipe, which regenerates them bit for bit, and its
+//!   traps (fitting h itself unweighted puts the top coefficient 0.5 % off). [`SINPI`] are
+//!   Taylor coefficients, `(−1)^k·fl(fl(π̂^(2k+1))/(2k+1)!)`.
 //!   U_{N−1}'s roots are known, `cos(kπ/N)`, so it is evaluated as a product over them in
 //!   w = c² (odd N) or, for even N = 2M, through `U_{2M−1}(c) = 2c·U_{M−1}(2c² − 1)` in
 //!   z = t² with t = c² − ½, which halves the roots (see [`Axis`]): each root costs a
 //!   subtraction, which runs beside the multiply-adds, and a multiplication, and the leading
-//!   coefficients, powers of two, multiply the finished sum. No division and no special case
-//!   at the peak. In C, per axis for N = 10 (roots r₁ = cos²(π/5)/4, r₂ = cos²(2π/5)/4):
-//!   `c = cospi(h-h0); t = c*c - 0.5; z = t*t; A = (z - r1)*(z - r2); W = t + 0.5;`
-//!   then `F_latt² = 2^54·(W_h·W_k·W_l)·(A_h·A_k·A_l)²`.
+//!   coefficients, powers of two (`lead² = 4^(N−1)`), multiply the finished sum. No division
+//!   and no special case at the peak. Cost per axis from δ, counting each fma, multiplication
+//!   and addition as one: odd N has (N − 1)/2 roots and takes `N + 8` operations (cospi's 8,
+//!   w, two per root); even N = 2M has ⌊(M − 1)/2⌋ roots and takes `N/2 + 10`. So N = 15
+//!   costs 23 and N = 16 costs 18: odd N is the expensive kind, not "about N/4 + 10"
+//!   (the table of roots, leading coefficients and costs for every N ≤ 16 is in
+//!   [`physics::lattice`] §3). In C, per axis for N = 10 (roots r₁ = cos²(π/5)/4,
+//!   r₂ = cos²(2π/5)/4): `c = cospi(h - rint(h)); t = fma(c, c, -0.5); z = t*t;
+//!   A = (z - r1)*(z - r2); W = t + 0.5;` then `F_latt² = 2^54·(W_h·W_k·W_l)·(A_h·A_k·A_l)²`.
 //! * **The hot loop as straight-line code.** In the common case (square crystal, no per-term
 //!   factors, no compat) a monomorphised `plain_sum` runs every (source, orientation) pair
 //!   of one pixel vector with N (when the three axes share one) and the source of F (one
@@ -62,7 +74,8 @@
 //!   other shapes, per-term factors) runs the general loop, one evaluation at a time.
 //! * **Sine ratio (larger N).** `sin(πNδ) = ±sin(πr)` with `r = Nδ − nearest(Nδ)`; both sines
 //!   have arguments in [−π/2, π/2], so no range reduction is needed: [`sinpi`] is an odd Taylor
-//!   polynomial of degree 15 (relative error ≤ 6e-12 on [−½, ½]). The axes share one
+//!   polynomial of degree 15 (relative error ≤ 6.1e-12 on [−½, ½]; 21 operations per axis
+//!   with the two sines). The axes share one
 //!   division, `(num_a·num_b·num_c / den_a·den_b·den_c)`, with `num = N, den = 1` on a lane where
 //!   δ = 0 exactly (a Bragg peak).
 //! * **Polarization without trigonometry.** C's `cos(2ψ)` with `ψ = −atan2(d·B, d·E)` is
@@ -86,14 +99,114 @@
 //!   evaluation starts from the unrotated crystal, spec Q1).
 //! * The curved detector maps each sub-pixel with the scalar [`super::scalar::curve`], lane by
 //!   lane; the rest of its loop stays vectorised.
+//!
+//! # C compatibility hazards of hoisting
+//!
+//! nanoBragg.c carries state from one evaluation to the next that a hoisted or blocked loop
+//! no longer has. Three of its quirks depend on that state; `compat` mode reproduces them and
+//! the default mode fixes them. A C port that hoists must handle each one explicitly:
+//!
+//! * **φ = 0 carry-over (Q1).** C rotates its working cell only `if (phi != 0.0)`; at a φ step
+//!   of exactly 0 it keeps the cell of the last non-zero φ it rotated to, which is the last
+//!   non-zero step of the *previous* sweep (previous source, sub-pixel or pixel), except at the
+//!   very first evaluation of the run, where the cell is still unrotated. Hoisting the cells
+//!   into a table indexed by (φ step, domain) loses that state. Under compat,
+//!   [`Prepared::new`] builds `phi_rows`, the table row C really uses at each φ step (the last
+//!   non-zero row seen, starting from `setup.phi_zero_carry`, the last non-zero step of a whole
+//!   sweep), and [`render_row`] hands the image's first rendered pixel to the scalar engine,
+//!   whose `pixel` starts with no carried rotation (`last_phi = None`). A C port indexes its
+//!   hoisted table through the same map, and computes the first pixel's first sweep with the
+//!   unrotated cell at φ = 0. (Under OpenMP each C thread carries its own state: compare with
+//!   `OMP_NUM_THREADS=1`.)
+//! * **Running-sum factors (Q11).** With `-oversample_thick`, `-oversample_polar` or
+//!   `-oversample_omega`, C multiplies its running sum, not the term, after every term:
+//!   `I += term; I *= capture; I *= polar; I *= omega;`. The result then depends on the order
+//!   and the number of terms, including the terms C skips (`F_latt == 0` without water, and
+//!   dmin-rejected sources, skip the multiplications too). Any reordering, partial sum per
+//!   source or per batch, or term skipped differently changes a compat image. So under compat
+//!   the hot loop is the general `Block::accumulate`, which keeps one running sum `acc` per
+//!   pixel vector in C's order (layer, sub-pixel, source, φ, domain) and computes
+//!   `acc = (acc + term)·factor` with `select` for the skipped lanes. The factors also
+//!   keep C's "last value" rule: without the switches, ω and the polarization are those of
+//!   the first sub-pixel and the first source that reaches the pixel. The batched
+//!   `plain_sum` runs only without compat and without the switches; the default mode
+//!   multiplies each term by its own factors.
+//! * **Sensor layers (Q10).** C resets its capture fraction at each layer's first sub-pixel
+//!   and multiplies the sum over *all* layers by the value left at the end, the last layer's;
+//!   with `-oversample_thick` it multiplies the running sum (Q11). Hoisting the capture
+//!   fraction per layer (one multiplication per layer's sum, the physics) therefore changes
+//!   the image. Under compat `Block::run` keeps `acc` across layers and multiplies it by
+//!   `cap` (the last layer's) once at the end; in the default mode each layer's `layer_sum`
+//!   is multiplied by its own capture fraction and added to `total`. (In C a sensor of no
+//!   thickness has capture 1, except that `-oversample_thick` recomputes it as 0: the scalar
+//!   engine's `thick` test.)
+//!
+//! # The pixel-blocked layout in C
+//!
+//! The same loop in C, for a port into nanoBragg.c (one OpenMP thread per row; `BLOCK` = 256
+//! pixels along the row, starting on multiples of 8 so that a pixel's value does not depend
+//! on the region of interest; every buffer is `double[BLOCK]`, about 40 KiB per thread):
+//!
+//! ```c
+//! for (f0 = roi_xmin / 8 * 8; f0 <= roi_xmax; f0 += BLOCK) {
+//!   n = min(BLOCK, roi_xmax + 1 - f0);         /* and a mask of the rendered pixels */
+//!   for (i = 0; i < n; i++) { total[i] = water_acc[i] = omega[i] = 0; polar[i] = nopolar; }
+//!   for (t = 0; t < thicksteps; t++) {
+//!     for (i = 0; i < n; i++) { cap[i] = (thickness == 0); layer_sum[i] = 0; }
+//!     for (subS = 0; subS < oversample; subS++) for (subF = 0; subF < oversample; subF++) {
+//!       for (i = 0; i < n; i++) {              /* per-pixel geometry, once per block */
+//!         P = pix0 + Fdet(f0+i, subF)·f + Sdet(subS)·s + t·Δz·o;  d[i] = P/|P|;
+//!         if (first sub-pixel || oversample_omega) omega[i] = …;
+//!         if (first sub-pixel of layer t && thickness > 0 || oversample_thick) cap[i] = …;
+//!       }
+//!       for (src = 0; src < sources; src++) {  /* then sources × orientations */
+//!         for (i = 0; i < n; i++) { q[i] = d[i]/λ − î/λ; keep[i] = dmin test;
+//!                                   if (keep[i] && polar[i] == 0) polar[i] = P(î, d[i]); }
+//!         for (i = 0; i < n; i++) {
+//!           double sum = 0;                   /* in registers */
+//!           for (o = 0; o < phisteps·domains; o++) {    /* φ outer, domain inner */
+//!             h = dot(a[o], q[i]); k = …; l = …;
+//!             sum += F_cell²·F_latt²/scale;   /* root product, no leading coefficient */
+//!           }
+//!           if (keep[i]) layer_sum[i] += scale·sum;
+//!         }
+//!       }
+//!       for (i = 0; i < n; i++) water_acc[i] += polar[i]·omega[i]·cap[i];
+//!     }
+//!     for (i = 0; i < n; i++) total[i] += layer_sum[i]·cap[i];
+//!   }
+//!   for (i = 0; i < n; i++)
+//!     image[s][f0+i] = (r_e²Φ/steps)·total[i]·polar[i]·omega[i] + water/oversample²·water_acc[i];
+//! }
+//! ```
+//!
+//! The order of the sums, per pixel: `total = Σ_t cap_t · Σ_(subS, subF) Σ_src scale·F²·
+//! (Σ_φ Σ_domain F_latt²/scale)`, where C itself keeps one running sum over (subS, subF,
+//! src, φ, domain). With one F for every reflection `scale·F²` is one constant. Without dmin
+//! every source reaches every pixel, and this engine sums all sources into one `sum` before
+//! the single `layer_sum += scale·sum`; with several sources it computes `d·a, d·b, d·c`
+//! once per pixel and orientation and `h = fma(d·a, 1/λ, (−î/λ)·a)` per source. Each of
+//! these regroupings changes the last bits only (the sums have no cancellation), which is why
+//! the engines are compared with a tolerance, not bit for bit. They are not allowed under
+//! compat with the per-term factors or layers (above): there, accumulate each term in C's
+//! order. The lattice factor itself ([`physics::lattice`], `examples/port_to_c/`) is the
+//! same bit for bit in C, Rust's scalar twin and these lanes.
 
 use crate::io::HklGrid;
 use crate::params::Shape;
-use crate::physics;
+use crate::physics::{
+    self,
+    lattice::{
+        Axis, COSPI, GAUSS_WIDTH, MAX_ROOTS, ROUND_CRYSTAL, SINC3_SERIES_BELOW, SINPI,
+        TOPHAT_RADIUS_SQUARED,
+    },
+};
 use crate::setup::Setup;
 use crate::vec3::{self, Vec3};
 
 use super::scalar::{self, RowStats};
+
+pub use crate::physics::lattice::POLYNOMIAL_MAX_N;
 
 /// The lane vector: eight f64 (one zmm register with AVX-512, two ymm with AVX2).
 pub type F = wide::f64x8;
@@ -101,19 +214,8 @@ pub type F = wide::f64x8;
 /// Pixels per vector.
 pub const LANES: usize = std::mem::size_of::<F>() / 8;
 
-/// Odd Taylor coefficients of sin(πx): c_k = (−1)^k π^(2k+1)/(2k+1)!, k = 0…7.
-const SINPI: [f64; 8] = [
-    std::f64::consts::PI,
-    -5.167712780049969,
-    2.550164039877345,
-    -0.5992645293207919,
-    0.08214588661112819,
-    -0.007370430945714348,
-    0.00046630280576761234,
-    -2.1915353447830204e-05,
-];
-
-/// sin(πx) for |x| ≤ ½ (degree-15 odd polynomial, relative error ≤ 6e-12).
+/// sin(πx) for |x| ≤ ½ (degree-15 odd polynomial over [`SINPI`], relative error ≤ 6.1e-12;
+/// scalar twin [`physics::lattice::sinpi`]).
 #[inline(always)]
 pub fn sinpi(x: F) -> F {
     let x2 = x * x;
@@ -128,28 +230,23 @@ pub fn sinpi(x: F) -> F {
     p * x
 }
 
-/// Scalar twin of [`sinpi`], for tests.
+/// Scalar twin of [`sinpi`]: [`physics::lattice::sinpi`].
 pub fn sinpi_scalar(x: f64) -> f64 {
-    let x2 = x * x;
-    let mut p = SINPI[7];
-    for &c in SINPI[..7].iter().rev() {
-        p = p.mul_add(x2, c);
-    }
-    p * x
+    physics::lattice::sinpi(x)
 }
 
 /// The nearest integer to each lane, ties to even: one `vroundpd` per register with AVX.
 /// (`wide`'s `round` rounds ties away from zero in eight instructions; for the integer peel any
 /// nearest integer will do, since |δ| = ½ either way on a tie.)
 #[inline(always)]
-fn nearest(x: F) -> F {
+pub(crate) fn nearest(x: F) -> F {
     x.round_ties_even()
 }
 
 /// One axis of the square-crystal lattice factor: (numerator, denominator) of
 /// `±sin(πNδ)/sin(πδ)`, with (N, 1) where δ = 0.
 #[inline(always)]
-fn sincg_parts(delta: F, n: f64) -> (F, F) {
+pub(crate) fn sincg_parts(delta: F, n: f64) -> (F, F) {
     let nd = delta * F::splat(n);
     let r = nd - nearest(nd);
     let num = sinpi(r);
@@ -298,137 +395,35 @@ fn lanes_from(mut f: impl FnMut(usize) -> f64) -> F {
     F::from(a)
 }
 
-/// Largest N for which an axis's lattice factor is a product over the roots of a polynomial in
-/// cos²πδ (about N/4 + 10 multiply-adds); above it the two sines and a shared division are
-/// cheaper.
-pub const POLYNOMIAL_MAX_N: f64 = 16.0;
-
-/// Most roots of one axis's polynomial: (15 − 1)/2 for N = 15.
-const RMAX: usize = 7;
-
 /// Where [`plain_sum`] takes F from, a const parameter: `-default_F` for every reflection,
 /// the nearest reflection of the HKL grid, or tricubic interpolation in it.
 const DEFAULT_F: u8 = 0;
 const NEAREST_F: u8 = 1;
 const TRICUBIC_F: u8 = 2;
 
-/// How one axis's lattice factor `sin(πNδ)/sin(πδ)` is computed, from its cell count N.
-///
-/// For N ≤ [`POLYNOMIAL_MAX_N`] it is `U_{N−1}(c)`, the Chebyshev polynomial of the second kind
-/// in c = cos πδ, whose roots are `cos(kπ/N)`, k = 1 … N − 1, in ± pairs, and whose leading
-/// coefficient is 2^(N−1). It is evaluated from w = c² and t = w − ½ = cos(2πδ)/2 as a
-/// product over its roots: one subtraction (an addition, which runs beside the multiply-adds)
-/// and one multiplication per root, where Horner's scheme takes one multiply-add per
-/// coefficient. Leading coefficients are powers of two and multiply the finished sum.
-///
-/// * N odd: `U_{N−1}(c) = 2^(N−1)·Π (w − cos²(kπ/N))`, k = 1 … (N − 1)/2.
-/// * N = 2M even: `sin(2Mθ)/sin θ = 2cos θ·sin(M·2θ)/sin 2θ`, that is
-///   `U_{N−1}(c) = 2c·U_{M−1}(y)` with y = cos 2θ = 2t, and
-///   `U_{M−1}(y) = 2^(M−1)·y^e·Π (y² − cos²(kπ/M))` (k = 1 … ⌊(M − 1)/2⌋; e = 1 for even M,
-///   the root y = 0). With z = t²: `U_{N−1}(c)² = 4^(1+e)·(2^(M−1)·4^R)²·w·(t^e·Π (z − r_k))²`,
-///   `r_k = cos²(kπ/M)/4`, R roots: half as many as for odd N of the same size (N = 10:
-///   `(z − 0.1636)(z − 0.0239)`).
-/// * N > [`POLYNOMIAL_MAX_N`]: the sine ratio with the integer peel (see [`sincg_parts`]).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Axis {
-    /// N odd (N ≤ 1: no roots): amplitude Π (w − r_k), weight 1.
-    Odd,
-    /// N = 2M, M odd: amplitude Π (z − r_k), weight w.
-    TwiceOdd,
-    /// N = 2M, M even: amplitude t·Π (z − r_k), weight w.
-    FourTimes,
-    /// N > [`POLYNOMIAL_MAX_N`].
-    Ratio,
-}
-
-impl Axis {
-    /// The unit-cell count of a polynomial axis from the crystal's N (below 1 counts as 1).
-    fn cells(n: f64) -> usize {
-        n.max(1.0) as usize
-    }
-
-    /// The kind of a polynomial axis with `cells` unit cells (1 ≤ `cells` ≤ 16).
-    const fn of(cells: usize) -> Axis {
-        match cells % 4 {
-            1 | 3 => Axis::Odd,
-            2 => Axis::TwiceOdd,
-            _ => Axis::FourTimes,
-        }
-    }
-
-    /// The number of roots of that axis's polynomial: (N − 1)/2 in w for odd N, ⌊(M − 1)/2⌋
-    /// in z for N = 2M.
-    const fn root_count(cells: usize) -> usize {
-        if cells % 2 == 1 {
-            (cells - 1) / 2
-        } else {
-            (cells / 2 - 1) / 2
-        }
-    }
-
-    /// The roots of the polynomial of the axis with `cells` unit cells (1 ≤ `cells` ≤ 16).
-    fn roots(cells: usize) -> Vec<f64> {
-        let (m, scale) = if cells % 2 == 1 {
-            (cells, 1.0)
-        } else {
-            (cells / 2, 0.25)
-        };
-        (1..=Axis::root_count(cells))
-            .map(|k| (k as f64 * std::f64::consts::PI / m as f64).cos().powi(2) * scale)
-            .collect()
-    }
-
-    /// The power of two with `U_{N−1}(cos πδ)² = it × weight × amplitude²` for the axis with
-    /// `cells` unit cells.
-    fn lead_squared(cells: usize) -> f64 {
-        let r = Axis::root_count(cells) as i32;
-        let m = cells as i32 / 2;
-        match Axis::of(cells) {
-            Axis::Odd => 4f64.powi(cells as i32 - 1),
-            Axis::TwiceOdd => 4.0 * 4f64.powi(m - 1) * 16f64.powi(r),
-            _ => 16.0 * 4f64.powi(m - 1) * 16f64.powi(r),
-        }
-    }
-}
-
-/// The lattice factor's method and roots for the three axes.
-struct Lattice {
+/// The lattice factor's method and roots for the three axes (from the scalar
+/// [`physics::lattice::Lattice`], roots as lane vectors).
+pub(crate) struct Lattice {
     /// Per axis, the roots of its polynomial in w (odd N) or z (even N), padded with zeros.
-    roots: [[F; RMAX]; 3],
+    roots: [[F; MAX_ROOTS]; 3],
     /// Per axis: the number of roots.
     count: [usize; 3],
     axis: [Axis; 3],
     n: [f64; 3],
     /// `F_latt² = scale × weights × amplitudes²`: the product of the axes' squared leading
     /// coefficients, a power of two.
-    scale: f64,
+    pub(crate) scale: f64,
 }
 
 impl Lattice {
-    fn new(n: [f64; 3]) -> Self {
-        let mut roots = [[F::ZERO; RMAX]; 3];
-        let mut count = [0; 3];
-        let mut axis = [Axis::Ratio; 3];
-        let mut scale = 1.0;
-        for i in 0..3 {
-            if n[i] > POLYNOMIAL_MAX_N {
-                continue;
-            }
-            let cells = Axis::cells(n[i]);
-            let r = Axis::roots(cells);
-            axis[i] = Axis::of(cells);
-            count[i] = r.len();
-            scale *= Axis::lead_squared(cells);
-            for (slot, &x) in roots[i].iter_mut().zip(&r) {
-                *slot = F::splat(x);
-            }
-        }
+    pub(crate) fn new(n: [f64; 3]) -> Self {
+        let twin = physics::lattice::Lattice::new(n);
         Lattice {
-            roots,
-            count,
-            axis,
+            roots: twin.roots.map(|axis| axis.map(F::splat)),
+            count: twin.count,
+            axis: twin.axis,
             n,
-            scale,
+            scale: twin.scale,
         }
     }
 
@@ -460,20 +455,8 @@ impl Lattice {
     }
 }
 
-/// cos(πx) = 1 + x²·h(x²) on |x| ≤ ½: coefficients of h, a degree-6 polynomial in x² fitted
-/// by least squares at 60 Chebyshev nodes of x² (absolute error of cos ≤ 3e-15 with FMA, and exactly 1
-/// at x = 0), highest degree first.
-const COSPI: [f64; 7] = [
-    -0.00010045163894089615,
-    0.0019279029962509945,
-    -0.025806544315423532,
-    0.23533059066644565,
-    -1.3352627664220413,
-    4.058712126345884,
-    -4.9348022005439764,
-];
-
-/// cos(πx) for |x| ≤ ½ on each of `M` vectors (absolute error ≤ 3e-15; exactly 1 at 0), by
+/// cos(πx) for |x| ≤ ½ on each of `M` vectors, `1 + x²·h(x²)` over [`COSPI`] (absolute error
+/// ≤ 2.3e-15 with FMA; exactly 1 at 0; scalar twin [`physics::lattice::cospi`]), by
 /// Horner's scheme with the `M` chains in lockstep: in the hot loop the three axes (six AVX2
 /// registers) give each dependent multiply-add enough independent company to hide its
 /// latency, and Horner needs the fewest operations (Estrin's scheme, shorter chains but more
@@ -493,7 +476,7 @@ pub fn cospi<const M: usize>(x: [F; M]) -> [F; M] {
 /// One polynomial axis: (amplitude, weight) with
 /// `U_{N−1}(cos πδ)² = lead² × weight × amplitude²` (see [`Axis`]), from c = cos πδ.
 #[inline(always)]
-fn polynomial_axis(axis: Axis, roots: &[F], c: F) -> (F, F) {
+pub(crate) fn polynomial_axis(axis: Axis, roots: &[F], c: F) -> (F, F) {
     let product = |x: F| roots.iter().fold(F::ONE, |a, &r| a * (x - r));
     if axis == Axis::Odd {
         return (product(c * c), F::ONE);
@@ -507,7 +490,7 @@ fn polynomial_axis(axis: Axis, roots: &[F], c: F) -> (F, F) {
 /// The square-crystal F_latt² / [`Lattice::scale`] from the peeled fractional indices δ
 /// (|δ| ≤ ½), any mix of polynomial and sine-ratio axes.
 #[inline(always)]
-fn square_lattice(lattice: &Lattice, d: [F; 3]) -> F {
+pub(crate) fn square_lattice(lattice: &Lattice, d: [F; 3]) -> F {
     let mut amplitude = F::ONE;
     let mut weight = F::ONE;
     for (i, &delta) in d.iter().enumerate() {
@@ -579,7 +562,7 @@ type PlainSum = fn(&Setup, &Prepared, &[SourceLanes], &mut Block, bool, &mut Row
 /// so they share the roots of axis a. (Written out: calling `polynomial_axis` once per axis
 /// gives the same image but measured 12 % slower in the hot loop.)
 #[inline(always)]
-fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
+pub(crate) fn polynomial_lattice<const N: usize>(lattice: &Lattice, d: [F; 3]) -> F {
     let c = cospi(d);
     let roots = &lattice.roots[0][..Axis::root_count(N)];
     let product = |x: [F; 3]| {
@@ -800,8 +783,8 @@ fn lattice_factor(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> 
             let x2 = x * x;
             let closed = F::splat(3.0) * (s / x - c) / x2;
             let series = F::ONE - x2 / F::splat(10.0) + x2 * x2 / F::splat(280.0);
-            let small = x.abs().simd_lt(F::splat(0.01));
-            small.select(series, closed) * F::splat(n[0] * n[1] * n[2] * 0.723601254558268)
+            let small = x.abs().simd_lt(F::splat(SINC3_SERIES_BELOW));
+            small.select(series, closed) * F::splat(n[0] * n[1] * n[2] * ROUND_CRYSTAL)
         }
         Shape::Gauss | Shape::Tophat => {
             let r = &setup.crystal.reciprocal_per_angstrom;
@@ -818,11 +801,12 @@ fn lattice_factor(setup: &Setup, prep: &Prepared, hkl: [F; 3], hkl0: [F; 3]) -> 
                 // exp(x) as exp(x/2)²: `wide`'s exp flushes to 0 below −708 where libm still
                 // gives subnormals, and under compat a term whose F_latt is exactly 0 is
                 // skipped, so the two engines must agree on which values vanish.
-                let half = (-(rad / F::splat(0.63) * F::splat(setup.fudge)) * F::splat(0.5)).exp();
+                let half =
+                    (-(rad / F::splat(GAUSS_WIDTH) * F::splat(setup.fudge)) * F::splat(0.5)).exp();
                 half * half * F::splat(nnn)
             } else {
                 (rad * F::splat(setup.fudge))
-                    .simd_lt(F::splat(0.3969))
+                    .simd_lt(F::splat(TOPHAT_RADIUS_SQUARED))
                     .select(F::splat(nnn), F::ZERO)
             }
         }

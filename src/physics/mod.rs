@@ -9,6 +9,10 @@
 //! * `sinc3(x) = 3(sin x/x − cos x)/x²`, the transform of a sphere, with `sinc3(0) = 1`.
 //! * Kahn's polarization factor `½(1 + cos²2θ − K·cos 2ψ·sin²2θ)`.
 //! * Tricubic Lagrange interpolation of structure factors (nanoBragg.c `polin3`).
+//! * [`lattice`]: the scalar twin of the SIMD engine's fast lattice factor (integer peel,
+//!   `cos(πx)`/`sin(πx)` polynomials, the Chebyshev root product), the reference for a C port.
+
+pub mod lattice;
 
 use crate::vec3::{self, Vec3};
 
