@@ -16,16 +16,19 @@
 //! under the run, can leave the outputs renamed before it in place.)
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::cfmt::g;
 use crate::engine::{self, Backend, Rendered};
 use crate::error::{Error, Result};
-use crate::image;
 use crate::io;
+use crate::io::frame::{FrameFiles, FrameReport, Scaling};
 use crate::io::lab::{FrameScan, LabGeometry};
+use crate::io::smv::SmvHeader;
 use crate::noise::{self, NoiseMode};
+
+pub use crate::io::frame::frame_path;
 use crate::params::Params;
 use crate::setup::Setup;
 
@@ -87,57 +90,20 @@ impl Default for Outputs {
 }
 
 impl Outputs {
-    /// The per-frame files of frame `number` (from 1) of a series of `frames`, in nanoBragg's
-    /// order of writing them (float, int, PGM, noise), then PNG, CBF and npy.
-    fn frame_paths(&self, number: usize, frames: usize) -> FramePaths {
-        let name = |p: &PathBuf| frame_path(p, number, frames);
-        FramePaths {
+    /// The files of frame `number` (from 1) of a series of `frames` (see
+    /// [`io::frame::frame_path`]).
+    fn frame_files(&self, number: usize, frames: usize) -> FrameFiles {
+        let name = |p: &PathBuf| Some(frame_path(p, number, frames));
+        FrameFiles {
             float: name(&self.float),
             int: name(&self.int),
-            pgm: self.pgm.as_ref().map(name),
-            noise: self.noise.as_ref().map(name),
-            png: self.png.as_ref().map(name),
-            cbf: self.cbf.as_ref().map(name),
-            npy: self.npy.as_ref().map(name),
+            pgm: self.pgm.as_ref().and_then(name),
+            noise: self.noise.as_ref().and_then(name),
+            png: self.png.as_ref().and_then(name),
+            cbf: self.cbf.as_ref().and_then(name),
+            npy: self.npy.as_ref().and_then(name),
         }
     }
-}
-
-/// The files one frame writes.
-struct FramePaths {
-    float: PathBuf,
-    int: PathBuf,
-    pgm: Option<PathBuf>,
-    noise: Option<PathBuf>,
-    png: Option<PathBuf>,
-    cbf: Option<PathBuf>,
-    npy: Option<PathBuf>,
-}
-
-impl FramePaths {
-    fn all(&self) -> impl Iterator<Item = &PathBuf> {
-        [&self.pgm, &self.noise, &self.png, &self.cbf, &self.npy]
-            .into_iter()
-            .flatten()
-            .chain([&self.float, &self.int])
-    }
-}
-
-/// The name of frame `number` (from 1) of a series of `frames`: the path itself for a single
-/// image, else the number with at least five digits (as many as the largest number needs)
-/// before the extension: `sim.cbf` → `sim_00001.cbf`.
-pub fn frame_path(path: &Path, number: usize, frames: usize) -> PathBuf {
-    if frames <= 1 {
-        return path.to_path_buf();
-    }
-    let width = frames.to_string().len().max(5);
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    let mut name = format!("{stem}_{number:0width$}");
-    if let Some(ext) = path.extension() {
-        name.push('.');
-        name.push_str(&ext.to_string_lossy());
-    }
-    path.with_file_name(name)
 }
 
 /// A complete run: parameters, outputs, engine and console lines gathered while reading inputs.
@@ -157,55 +123,6 @@ pub struct Job {
     pub progress: bool,
     /// Time spent reading the command line's input files (HKL, `Fdump.bin`, matrix, …).
     pub read_time: Duration,
-}
-
-/// The SMV header of one frame. Under `compat` it is nanoBragg.c's, byte for byte. By default
-/// the beam centre and distance are the ones dxtbx needs to place the detector as simulated
-/// (it reads `BEAM_CENTER_X/Y` as ADXV-frame values and adds a pixel), and `ADC_OFFSET` says
-/// which pedestal to subtract.
-fn smv_header(
-    setup: &Setup,
-    params: &Params,
-    lab: &LabGeometry,
-    scan: &FrameScan,
-    adc: f64,
-) -> io::smv::SmvHeader {
-    let d = &setup.detector;
-    let px = d.pixel_size;
-    let [fbeam, sbeam] = d.fbeam_sbeam;
-    let mut header = io::smv::SmvHeader {
-        size1: d.fpixels,
-        size2: d.spixels,
-        pixel_size_mm: px * 1000.0,
-        distance_mm: d.distance * 1000.0,
-        wavelength_a: params.beam.wavelength * 1e10,
-        beam_center_x_mm: d.beam_center[0] * 1000.0,
-        beam_center_y_mm: d.beam_center[1] * 1000.0,
-        adxv_center_x: fbeam * 1000.0,
-        adxv_center_y: (d.size[1] - sbeam) * 1000.0,
-        mosflm_center_x: (sbeam - 0.5 * px) * 1000.0,
-        mosflm_center_y: (fbeam - 0.5 * px) * 1000.0,
-        denzo_x_beam: sbeam * 1000.0,
-        denzo_y_beam: fbeam * 1000.0,
-        dials_origin: d.dials_origin,
-        xds_orgx: d.org[0],
-        xds_orgy: d.org[1],
-        close_distance_mm: d.close_distance * 1000.0,
-        phi_deg: scan.phi_start_deg,
-        osc_start_deg: scan.phi_start_deg,
-        osc_range_deg: scan.osc_deg,
-        twotheta_deg: d.twotheta.to_degrees(),
-        adc_offset: None,
-    };
-    if !setup.compat {
-        let px_mm = lab.pixel_size_mm;
-        let [cf, cs] = lab.beam_center_px.map(|p| p * px_mm);
-        header.beam_center_x_mm = cf - px_mm;
-        header.beam_center_y_mm = lab.size[1] as f64 * px_mm - cs + px_mm;
-        header.distance_mm = lab.distance_mm;
-        header.adc_offset = Some(adc);
-    }
-    header
 }
 
 /// Bytes per pixel the run holds: the float image, the noise image, the counts, the PNG.
@@ -315,7 +232,7 @@ fn frame_scan(job: &Job, setup: &Setup, index: usize) -> FrameScan {
 fn check_outputs(job: &Job, setup: &Setup, lab: &LabGeometry, out: &mut dyn Write) -> Result<()> {
     let o = &job.outputs;
     for number in [1, job.frames] {
-        for path in o.frame_paths(number, job.frames).all() {
+        for path in o.frame_files(number, job.frames).paths() {
             io::atomic::check_writable(path)?;
         }
     }
@@ -434,7 +351,7 @@ impl Frame<'_> {
         series: &mut SeriesFile,
         out: &mut dyn Write,
     ) -> Result<(String, FrameTime)> {
-        let (job, setup) = (self.job, self.setup);
+        let (job, setup, o) = (self.job, self.setup, &self.job.outputs);
         let clock = Instant::now();
         interpolation_warning(setup, rendered, out)?;
         line(out, "")?;
@@ -447,212 +364,118 @@ impl Frame<'_> {
                 g(100.0 * omega / 4.0 / std::f64::consts::PI)
             ),
         )?;
-        let paths = job.outputs.frame_paths(self.scan.number, job.frames);
-        let mut noise_time = Duration::ZERO;
-        let (staged, summary, counts) = self.stage_files(rendered, &paths, &mut noise_time, out)?;
-        if series.wants_counts() {
-            let counts = match counts {
-                Some(c) => c,
-                None => self.integer_counts(rendered)?,
-            };
-            series.add(self.index, &self.scan, &counts, &rendered.pixels)?;
+        let files = o.frame_files(self.scan.number, job.frames);
+        let scaling = Scaling {
+            int_scale: o.int_scale,
+            pgm_scale: o.pgm_scale,
+            adc: o.adc,
+            seed: noise::frame_seed(o.seed, self.index),
+            noise_mode: o.noise_mode,
+        };
+        let header = SmvHeader::for_frame(setup, self.lab, &self.scan, o.adc);
+        let (staged, report) = io::frame::stage_frame(
+            setup,
+            rendered,
+            (self.lab, &self.scan),
+            &files,
+            &scaling,
+            &header,
+            series.wants_counts(),
+        )?;
+        report_files(&files, rendered, &report, out)?;
+        if let Some(counts) = &report.counts {
+            series.add(self.index, &self.scan, counts, &rendered.pixels)?;
         }
         for file in staged {
             file.commit()?;
         }
+        let mut summary = format!(
+            "frame {} of {}: phi {} to {} deg, max_I = {}",
+            self.scan.number,
+            job.frames,
+            g(self.scan.phi_start_deg),
+            g(self.scan.phi_start_deg + self.scan.osc_deg),
+            g(report.stats.max)
+        );
+        if let Some((photons, overloads)) = report.noise {
+            summary.push_str(&format!(
+                ", {} photons on noise image ({overloads} overloads)",
+                g(photons)
+            ));
+        }
         let time = FrameTime {
             render: Duration::ZERO,
-            noise: noise_time,
-            write: clock.elapsed().saturating_sub(noise_time),
+            noise: report.noise_time,
+            write: clock.elapsed().saturating_sub(report.noise_time),
         };
         Ok((summary, time))
     }
+}
 
-    /// The integer image without its ADC offset, as photon counts (CBF and NXmx under
-    /// `-nonoise`).
-    fn integer_counts(&self, rendered: &Rendered) -> Result<Vec<i32>> {
-        let stats = image::stats(self.setup, rendered);
-        let scale = image::int_scale(self.job.outputs.int_scale, &stats);
-        let mut ints = vec![0u16; rendered.pixels.len()];
-        image::fill_u16(self.setup, rendered, scale, 0.0, 0, &mut ints);
-        Ok(ints.into_iter().map(i32::from).collect())
+/// nanoBragg's lines about the files of a frame and what was computed for them, in its order.
+fn report_files(
+    files: &FrameFiles,
+    rendered: &Rendered,
+    report: &FrameReport,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    if let Some(f) = name(&files.float) {
+        let n = rendered.pixels.len();
+        line(out, &format!("writing {f} as {n} 4-byte floats"))?;
     }
-
-    /// Stages every per-frame file; returns them in commit order, the summary line and the
-    /// photon counts of the noise image when the series file wants them.
-    fn stage_files(
-        &self,
-        rendered: &Rendered,
-        paths: &FramePaths,
-        noise_time: &mut Duration,
-        out: &mut dyn Write,
-    ) -> Result<(Vec<io::Staged>, String, Option<Vec<i32>>)> {
-        let (job, setup) = (self.job, self.setup);
-        let o = &job.outputs;
-        let header = smv_header(setup, &job.params, self.lab, &self.scan, o.adc);
-        let want_counts = o.cbf.is_some() || job.outputs.h5.is_some();
-        // Writing files is mostly the kernel copying into the page cache: each file is written
-        // on a background thread while the next output is computed or written. The 16-bit
-        // image is converted block by block as it is written, so besides the float image at
-        // most the noise image (32 MiB at 4096²) is held — less than nanoBragg.c, which keeps
-        // the float, 16-bit and 8-bit images for the whole run.
-        // The files are renamed into place in nanoBragg's order of writing them (float, int,
-        // PGM, noise), so when two outputs name the same file the one nanoBragg writes last
-        // wins.
-        std::thread::scope(|scope| {
-            let mut staged = Vec::new();
-            let pixels = &rendered.pixels;
-            let (w, h) = (rendered.width, rendered.height);
-            line(
-                out,
-                &format!(
-                    "writing {} as {} 4-byte floats",
-                    paths.float.display(),
-                    pixels.len()
-                ),
-            )?;
-            let writer = scope.spawn(|| io::floatfile::stage_float_image(&paths.float, pixels));
-            let npy_writer = paths
-                .npy
-                .as_ref()
-                .map(|p| scope.spawn(move || io::npy::stage_npy_f32(p, w, h, pixels)));
-            // The statistics need only the float image: computed while it is being written.
-            let stats = image::stats(setup, rendered);
-            line(
-                out,
-                &format!(
-                    "max_I = {}  at {} {}",
-                    g(stats.max),
-                    g(stats.max_position[0]),
-                    g(stats.max_position[1])
-                ),
-            )?;
-            line(
-                out,
-                &format!(
-                    "mean= {} rms= {} rmsd= {}",
-                    g(stats.mean),
-                    g(stats.rms),
-                    g(stats.rmsd)
-                ),
-            )?;
-            let int_scale = image::int_scale(o.int_scale, &stats);
-            line(out, &format!("intfile_scale = {}", g(int_scale)))?;
-            line(
-                out,
-                &format!("writing {} as 2-byte integers", paths.int.display()),
-            )?;
-            let header = &header;
-            let int_writer = scope.spawn(move || {
-                io::smv::stage_smv_with(&paths.int, header, pixels.len(), |start, block| {
-                    image::fill_u16(setup, rendered, int_scale, o.adc, start, block)
-                })
-            });
-            let pgm_scale = (paths.pgm.is_some() || paths.png.is_some())
-                .then(|| image::pgm_scale(o.pgm_scale, &stats, int_scale));
-            let mut pgm_writer = None;
-            if let Some(scale) = pgm_scale {
-                line(out, &format!("pgm_scale = {}", g(scale)))?;
-                if let Some(p) = &paths.pgm {
-                    line(out, &format!("writing {} as 1-byte integers", p.display()))?;
-                    pgm_writer = Some(scope.spawn(move || {
-                        io::pgm::stage_pgm_with(p, w, h, scale, |start, block| {
-                            image::fill_u8(setup, rendered, scale, start, block)
-                        })
-                    }));
-                }
-                if let Some(p) = &paths.png {
-                    line(
-                        out,
-                        &format!("writing {} as an 8-bit greyscale PNG", p.display()),
-                    )?;
-                }
-            }
-            // The noise image needs only the float image: computed while the integer and PGM
-            // images are converted and written.
-            let [x0, x1, y0, y1] = setup.roi;
-            let clock = Instant::now();
-            let noise = paths.noise.as_ref().map(|_| {
-                noise::noise_image(
-                    pixels,
-                    w,
-                    (x0, x1, y0, y1),
-                    noise::frame_seed(o.seed, self.index),
-                    o.adc,
-                    o.noise_mode,
-                    want_counts,
-                )
-            });
-            *noise_time = clock.elapsed();
-            staged.push(join(writer)?);
-            let mut summary = format!(
-                "frame {} of {}: phi {} to {} deg, max_I = {}",
-                self.scan.number,
-                job.frames,
-                g(self.scan.phi_start_deg),
-                g(self.scan.phi_start_deg + self.scan.osc_deg),
-                g(stats.max)
-            );
-            let mut noise_file = None;
-            let mut counts = None;
-            if let (Some(p), Some(n)) = (&paths.noise, noise) {
-                let photons = format!(
-                    "{} photons on noise image ({} overloads)",
-                    g(n.photons),
-                    n.overloads
-                );
-                line(out, &photons)?;
-                summary.push_str(&format!(", {photons}"));
-                line(out, &format!("writing {} as 2-byte integers", p.display()))?;
-                noise_file = Some(io::smv::stage_smv_with(
-                    p,
-                    header,
-                    n.pixels.len(),
-                    |start, block| block.copy_from_slice(&n.pixels[start..start + block.len()]),
-                )?);
-                counts = want_counts.then_some(n.counts);
-            }
-            staged.push(join(int_writer)?);
-            if let Some(pgm_writer) = pgm_writer {
-                staged.push(join(pgm_writer)?);
-            }
-            staged.extend(noise_file);
-            if let (Some(scale), Some(p)) = (pgm_scale, &paths.png) {
-                let bytes = image::to_u8(setup, rendered, scale);
-                staged.push(io::png::stage_png_gray8(p, w, h, &bytes)?);
-            }
-            if let Some(p) = &paths.cbf {
-                let what = if counts.is_some() {
-                    "noise image"
-                } else {
-                    "integer image without its offset"
-                };
-                line(
-                    out,
-                    &format!("writing {} as miniCBF photon counts ({what})", p.display()),
-                )?;
-                if counts.is_none() {
-                    counts = Some(self.integer_counts(rendered)?);
-                }
-                let c = counts.as_deref().unwrap_or_default();
-                staged.push(io::cbf::stage_cbf(p, self.lab, &self.scan, c)?);
-            }
-            if let Some(npy) = npy_writer {
-                line(
-                    out,
-                    &format!(
-                        "writing {} as a NumPy float32 array",
-                        paths
-                            .npy
-                            .as_ref()
-                            .map_or_else(String::new, |p| p.display().to_string())
-                    ),
-                )?;
-                staged.push(join(npy)?);
-            }
-            Ok((staged, summary, counts))
-        })
+    let s = &report.stats;
+    line(
+        out,
+        &format!(
+            "max_I = {}  at {} {}",
+            g(s.max),
+            g(s.max_position[0]),
+            g(s.max_position[1])
+        ),
+    )?;
+    line(
+        out,
+        &format!("mean= {} rms= {} rmsd= {}", g(s.mean), g(s.rms), g(s.rmsd)),
+    )?;
+    line(out, &format!("intfile_scale = {}", g(report.int_scale)))?;
+    if let Some(f) = name(&files.int) {
+        line(out, &format!("writing {f} as 2-byte integers"))?;
     }
+    if let Some(scale) = report.pgm_scale {
+        line(out, &format!("pgm_scale = {}", g(scale)))?;
+        if let Some(f) = name(&files.pgm) {
+            line(out, &format!("writing {f} as 1-byte integers"))?;
+        }
+        if let Some(f) = name(&files.png) {
+            line(out, &format!("writing {f} as an 8-bit greyscale PNG"))?;
+        }
+    }
+    if let (Some(f), Some((photons, overloads))) = (name(&files.noise), report.noise) {
+        line(
+            out,
+            &format!(
+                "{} photons on noise image ({overloads} overloads)",
+                g(photons)
+            ),
+        )?;
+        line(out, &format!("writing {f} as 2-byte integers"))?;
+    }
+    if let Some(f) = name(&files.cbf) {
+        let what = if report.noise.is_some() {
+            "noise image"
+        } else {
+            "integer image without its offset"
+        };
+        line(
+            out,
+            &format!("writing {f} as miniCBF photon counts ({what})"),
+        )?;
+    }
+    if let Some(f) = name(&files.npy) {
+        line(out, &format!("writing {f} as a NumPy float32 array"))?;
+    }
+    Ok(())
 }
 
 /// nanoBragg's warning for an interpolation that fell off the structure-factor grid.
@@ -740,33 +563,6 @@ impl Timings {
     }
 }
 
-/// Wait for a writer thread and pass on its result.
-fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
 fn line(out: &mut dyn Write, text: &str) -> Result<()> {
     writeln!(out, "{text}").map_err(|e| Error::io("<stdout>", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_names_carry_the_number_before_the_extension() {
-        let name = |p: &str, n, frames| frame_path(Path::new(p), n, frames);
-        assert_eq!(name("sim.cbf", 1, 1), Path::new("sim.cbf"));
-        assert_eq!(name("sim.cbf", 7, 10), Path::new("sim_00007.cbf"));
-        assert_eq!(name("dir/a.b.img", 3, 3), Path::new("dir/a.b_00003.img"));
-        assert_eq!(name("out", 2, 2), Path::new("out_00002"));
-        // More frames than five digits hold: every name of the series widens alike.
-        assert_eq!(name("s.img", 7, 123_456), Path::new("s_000007.img"));
-        assert_eq!(name("s.img", 123_456, 123_456), Path::new("s_123456.img"));
-        let names: std::collections::HashSet<PathBuf> =
-            (1..=100_001).map(|n| name("s.img", n, 100_001)).collect();
-        assert_eq!(names.len(), 100_001, "frame names collide");
-    }
 }

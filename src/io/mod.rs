@@ -12,6 +12,7 @@
 //! | [`pgm`] | `-pgmfile` binary PGM preview | write |
 //! | [`png`] | 8-bit greyscale PNG preview | write |
 //! | [`nxmx`] | `-h5file` NeXus/NXmx HDF5 series of count and float images (feature `hdf5`) | write |
+//! | [`frame`] | every output file of one rendered frame, staged together; frame file names | write |
 //! | [`lab`] | the experiment in DIALS's laboratory frame, for the image headers | — |
 //! | [`atomic`] | write-to-temporary-then-rename used by every writer | write |
 //!
@@ -30,6 +31,7 @@
 pub mod atomic;
 pub mod cbf;
 pub mod floatfile;
+pub mod frame;
 pub mod hkl;
 pub mod lab;
 pub mod matrix;

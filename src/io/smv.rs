@@ -48,7 +48,9 @@ use std::path::Path;
 use crate::cfmt::g;
 use crate::error::{Error, Result};
 use crate::io::atomic::{Staged, stage};
+use crate::io::lab::{FrameScan, LabGeometry};
 use crate::io::text::atof;
+use crate::setup::Setup;
 
 /// The header block size nanoBragg always writes.
 const BLOCK: usize = 512;
@@ -141,6 +143,49 @@ impl SmvHeader {
             self.adc_offset
                 .map_or_else(String::new, |adc| format!("ADC_OFFSET={};\n", g(adc))),
         )
+    }
+
+    /// The header of one simulated frame. Under `compat` it is nanoBragg.c's, byte for byte.
+    /// By default the beam centre and distance are the ones dxtbx needs to place the detector
+    /// as simulated (it reads `BEAM_CENTER_X/Y` as ADXV-frame values and adds a pixel), and
+    /// `ADC_OFFSET` names the pedestal `adc`.
+    pub fn for_frame(setup: &Setup, lab: &LabGeometry, scan: &FrameScan, adc: f64) -> SmvHeader {
+        let d = &setup.detector;
+        let px = d.pixel_size;
+        let [fbeam, sbeam] = d.fbeam_sbeam;
+        let mut header = SmvHeader {
+            size1: d.fpixels,
+            size2: d.spixels,
+            pixel_size_mm: px * 1000.0,
+            distance_mm: d.distance * 1000.0,
+            wavelength_a: lab.wavelength_a,
+            beam_center_x_mm: d.beam_center[0] * 1000.0,
+            beam_center_y_mm: d.beam_center[1] * 1000.0,
+            adxv_center_x: fbeam * 1000.0,
+            adxv_center_y: (d.size[1] - sbeam) * 1000.0,
+            mosflm_center_x: (sbeam - 0.5 * px) * 1000.0,
+            mosflm_center_y: (fbeam - 0.5 * px) * 1000.0,
+            denzo_x_beam: sbeam * 1000.0,
+            denzo_y_beam: fbeam * 1000.0,
+            dials_origin: d.dials_origin,
+            xds_orgx: d.org[0],
+            xds_orgy: d.org[1],
+            close_distance_mm: d.close_distance * 1000.0,
+            phi_deg: scan.phi_start_deg,
+            osc_start_deg: scan.phi_start_deg,
+            osc_range_deg: scan.osc_deg,
+            twotheta_deg: d.twotheta.to_degrees(),
+            adc_offset: None,
+        };
+        if !setup.compat {
+            let px_mm = lab.pixel_size_mm;
+            let [cf, cs] = lab.beam_center_px.map(|p| p * px_mm);
+            header.beam_center_x_mm = cf - px_mm;
+            header.beam_center_y_mm = lab.size[1] as f64 * px_mm - cs + px_mm;
+            header.distance_mm = lab.distance_mm;
+            header.adc_offset = Some(adc);
+        }
+        header
     }
 
     /// The complete header block: text, form feed and space padding, `HEADER_BYTES` long.
