@@ -180,8 +180,9 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
     let progress = Progress::new(job.progress, job.frames * d.spixels);
     let mut series = SeriesFile::create(job, &lab)?;
     for index in 0..job.frames {
-        let scan = frame_scan(job, &setup, index);
-        let frame_setup = (index > 0).then(|| setup.at_phi(scan.phi_start_deg.to_radians()));
+        let exposure = job.params.beam.exposure;
+        let scan = FrameScan::of(&setup, index, if exposure > 0.0 { exposure } else { 1.0 });
+        let frame_setup = (index > 0).then(|| setup.frame(index));
         let frame_setup = frame_setup.as_ref().unwrap_or(&setup);
         let clock = Instant::now();
         let rendered = engine::render_observed(frame_setup, job.backend, &|| progress.row());
@@ -210,21 +211,6 @@ pub fn execute(job: &Job, out: &mut dyn Write) -> Result<()> {
     }
     write_fdump_cache(job, out)?;
     line(out, &timings.report())
-}
-
-/// The spindle range of frame `index` (from 0).
-fn frame_scan(job: &Job, setup: &Setup, index: usize) -> FrameScan {
-    let [phi0, osc] = setup.phi_report;
-    FrameScan {
-        number: index + 1,
-        phi_start_deg: (phi0 + osc * index as f64).to_degrees(),
-        osc_deg: osc.to_degrees(),
-        exposure_s: if job.params.beam.exposure > 0.0 {
-            job.params.beam.exposure
-        } else {
-            1.0
-        },
-    }
 }
 
 /// Before anything is rendered: every output can be created, and the console says which

@@ -71,6 +71,19 @@ pub struct FrameScan {
     pub exposure_s: f64,
 }
 
+impl FrameScan {
+    /// Frame `index` (from 0) of the rotation series that starts with `setup`, exposed for
+    /// `exposure_s` seconds.
+    pub fn of(setup: &Setup, index: usize, exposure_s: f64) -> FrameScan {
+        FrameScan {
+            number: index + 1,
+            phi_start_deg: setup.frame_phi(index).to_degrees(),
+            osc_deg: setup.phi_report[1].to_degrees(),
+            exposure_s,
+        }
+    }
+}
+
 impl LabGeometry {
     /// The geometry of a prepared simulation.
     pub fn new(setup: &Setup, wavelength: f64, polarization_fraction: f64) -> LabGeometry {

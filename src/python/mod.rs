@@ -150,19 +150,12 @@ fn check_memory(fpixels: usize, spixels: usize, images: usize) -> Result<(), Err
     )
 }
 
-/// The spindle start (rad) of frame `index` (from 0) of a series, computed as the command line
-/// computes it (through degrees), so that each frame is bit-identical to the binary's.
-fn frame_phi(setup: &Setup, index: usize) -> f64 {
-    let [phi0, osc] = setup.phi_report;
-    (phi0 + osc * index as f64).to_degrees().to_radians()
-}
-
 /// Renders frame `index` (from 0) of the rotation series that starts with `setup`.
 fn render_frame(setup: &Setup, backend: Backend, index: usize) -> Vec<f32> {
     if index == 0 {
         engine::render(setup, backend).pixels
     } else {
-        engine::render(&setup.at_phi(frame_phi(setup, index)), backend).pixels
+        engine::render(&setup.frame(index), backend).pixels
     }
 }
 

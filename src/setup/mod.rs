@@ -431,6 +431,29 @@ impl Setup {
         Ok(setup)
     }
 
+    /// The setup of frame `index` (from 0) of a rotation series that starts with this one:
+    /// frame i covers φ0 + i·osc to φ0 + (i + 1)·osc in the same steps (`-frames`). Frame 0 is
+    /// this setup.
+    ///
+    /// ```no_run
+    /// # use nanobragg::{engine, params::Params, setup::Setup};
+    /// # let params = Params::default();
+    /// let setup = Setup::new(&params)?;
+    /// let sweep: Vec<_> = (0..90)
+    ///     .map(|i| engine::render(&setup.frame(i), engine::Backend::Simd))
+    ///     .collect();
+    /// # Ok::<(), nanobragg::Error>(())
+    /// ```
+    pub fn frame(&self, index: usize) -> Setup {
+        self.at_phi(self.frame_phi(index))
+    }
+
+    /// The spindle angle (rad) at which frame `index` (from 0) of the series starts.
+    pub fn frame_phi(&self, index: usize) -> f64 {
+        let [phi0, osc] = self.phi_report;
+        phi0 + osc * index as f64
+    }
+
     /// This setup with the rotation moved to start at `phi0` (rad): the spindle angles keep
     /// their steps, the crystal orientations follow. Everything else (detector, sources,
     /// structure factors, mosaic domains) is shared; a rotation series calls this per frame.
