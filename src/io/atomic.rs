@@ -45,20 +45,29 @@ impl Drop for TempGuard {
 
 /// Creates a fresh temporary file next to `target`; returns it and its path.
 fn create_temp(target: &Path) -> io::Result<(File, PathBuf)> {
-    let name = target.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
-    })?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    create_temp_in(dir, target, "tmp")
+}
+
+/// Creates a fresh file `.<target name>.<pid>.<n>.<suffix>` in `dir`; returns it and its path.
+pub(crate) fn create_temp_in(
+    dir: &Path,
+    target: &Path,
+    suffix: &str,
+) -> io::Result<(File, PathBuf)> {
+    let name = target.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+    })?;
     let pid = std::process::id();
     let mut last_err = None;
     for _ in 0..100 {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
-        tmp_name.push(format!(".{pid}.{n}.tmp"));
+        tmp_name.push(format!(".{pid}.{n}.{suffix}"));
         let tmp = dir.join(tmp_name);
         match OpenOptions::new().write(true).create_new(true).open(&tmp) {
             Ok(f) => return Ok((f, tmp)),

@@ -70,10 +70,9 @@
 //! commits the result with the run's other outputs. Dropping the writer, or any error, removes
 //! the scratch file and leaves the target untouched.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Group, Location};
@@ -97,9 +96,6 @@ const PHI: &str = "/entry/sample/transformations/phi";
 const THIN_SENSOR_MM: f64 = 1e-6;
 /// Deflate level of the images (after the shuffle filter).
 const DEFLATE_LEVEL: u8 = 4;
-
-/// Per-process counter making scratch names unique across threads.
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// An NXmx file being written: one frame at a time, every frame of a series in one file.
 ///
@@ -300,9 +296,6 @@ struct Scratch {
 impl Scratch {
     /// Reserves a fresh scratch name for `target` (see the module documentation).
     fn new(target: &Path) -> io::Result<Scratch> {
-        let name = target.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
-        })?;
         let dir = match fs::metadata(target) {
             Ok(m) if m.is_dir() => {
                 return Err(io::Error::new(
@@ -316,21 +309,8 @@ impl Scratch {
                 _ => PathBuf::from("."),
             },
         };
-        let pid = std::process::id();
-        let mut last_err = None;
-        for _ in 0..100 {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let mut tmp_name = std::ffi::OsString::from(".");
-            tmp_name.push(name);
-            tmp_name.push(format!(".{pid}.{n}.nxmx.tmp"));
-            let path = dir.join(tmp_name);
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => return Ok(Scratch { path, armed: true }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| io::Error::other("no free temporary file name")))
+        let (_, path) = crate::io::atomic::create_temp_in(&dir, target, "nxmx.tmp")?;
+        Ok(Scratch { path, armed: true })
     }
 }
 
