@@ -14,6 +14,7 @@
 pub mod args;
 mod progress;
 pub mod run;
+#[doc(hidden)]
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

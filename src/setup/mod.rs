@@ -11,7 +11,7 @@
 
 pub mod crystal;
 pub mod detector;
-pub mod sampling;
+pub(crate) mod sampling;
 
 use std::sync::Arc;
 
