@@ -7,11 +7,10 @@
 //! lanes, whose partial sums are added in lane order) and then over rows in order, so they do
 //! not depend on the thread count.
 
-use rayon::prelude::*;
-use wide::{f32x8, f64x8};
-
 use crate::engine::Rendered;
+use crate::lanes::{self, F, LANES};
 use crate::setup::Setup;
+use rayon::prelude::*;
 
 /// Statistics of the float image.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,27 +27,6 @@ pub struct Stats {
     pub rmsd: f64,
     /// Number of rendered pixels.
     pub rendered: usize,
-}
-
-/// Eight pixels of a row as f64 lanes; past the end of `values`, 0.
-fn lanes(values: &[f32]) -> f64x8 {
-    if let Ok(full) = <&[f32; 8]>::try_from(values) {
-        return f64x8::from(full.map(f64::from));
-    }
-    f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
-        values.get(i).map_or(0.0, |&v| f64::from(v))
-    }))
-}
-
-/// All-ones lanes where `keep(i)`, zero elsewhere: `mask & x` keeps those lanes of `x`.
-fn lane_mask(keep: impl Fn(usize) -> bool) -> f64x8 {
-    f64x8::from(std::array::from_fn::<f64, 8, _>(|i| {
-        if keep(i) {
-            f64::from_bits(u64::MAX)
-        } else {
-            0.0
-        }
-    }))
 }
 
 /// Compute nanoBragg's statistics. Each row's sums run on eight lanes (eight partial sums
@@ -73,17 +51,17 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
             }
             let range = region(row);
             let mask = setup.mask.as_deref().map(|m| &m[s * w..(s + 1) * w]);
-            let (mut sum, mut sumsq, mut max) = (f64x8::ZERO, f64x8::ZERO, f64x8::ZERO);
+            let (mut sum, mut sumsq, mut max) = (F::ZERO, F::ZERO, F::ZERO);
             let mut n = 0;
-            for f in range.clone().step_by(8) {
-                let end = (f + 8).min(range.end);
-                let v = if end - f == 8 && mask.is_none() {
-                    n += 8;
-                    lanes(&row[f..end])
+            for f in range.clone().step_by(LANES) {
+                let end = (f + LANES).min(range.end);
+                let v = if end - f == LANES && mask.is_none() {
+                    n += LANES;
+                    lanes::widen(&row[f..end])
                 } else {
                     let keep = |i: usize| f + i < end && mask.is_none_or(|m| m[f + i] != 0);
-                    n += (0..8).filter(|&i| keep(i)).count();
-                    lane_mask(keep) & lanes(&row[f..end])
+                    n += (0..LANES).filter(|&i| keep(i)).count();
+                    lanes::mask(keep) & lanes::widen(&row[f..end])
                 };
                 sum += v;
                 sumsq = v.mul_add(v, sumsq);
@@ -127,14 +105,14 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
             .filter(|(s, _)| *s >= y0 && *s <= y1)
             .map(|(_, row)| {
                 let range = region(row);
-                let mut dev = f64x8::ZERO;
-                for f in range.clone().step_by(8) {
-                    let end = (f + 8).min(range.end);
-                    let d = lanes(&row[f..end]) - f64x8::splat(mean);
-                    let d = if end - f == 8 {
+                let mut dev = F::ZERO;
+                for f in range.clone().step_by(LANES) {
+                    let end = (f + LANES).min(range.end);
+                    let d = lanes::widen(&row[f..end]) - F::splat(mean);
+                    let d = if end - f == LANES {
                         d
                     } else {
-                        lane_mask(|i| f + i < end) & d
+                        lanes::mask(|i| f + i < end) & d
                     };
                     dev = d.mul_add(d, dev);
                 }
@@ -234,25 +212,19 @@ pub fn u8_pixel(v: f32, scale: f64) -> u8 {
     (v as f64 * scale).clamp(0.0, 255.0) as u8
 }
 
-/// Truncate eight floats that are known to lie in [0, 65536) to integers.
-#[inline(always)]
-fn truncate_in_range(x: [f64; 8]) -> [i32; 8] {
-    f32x8::from(x.map(|x| x as f32)).fast_trunc_int().to_array()
-}
-
-/// Convert every pixel of `src` into `dst` (same length): eight pixels at a time as f64 lanes
-/// with `lanes_rule`, the remainder one by one with `pixel`.
+/// Convert every pixel of `src` into `dst` (same length): [`LANES`] pixels at a time as f64
+/// lanes with `lanes_rule`, the remainder one by one with `pixel`.
 #[inline(always)]
 fn by_lanes<T: Copy>(
     src: &[f32],
     dst: &mut [T],
-    lanes_rule: impl Fn(f64x8) -> [T; 8],
+    lanes_rule: impl Fn(F) -> [T; LANES],
     pixel: impl Fn(f32) -> T,
 ) {
-    let (src8, mut dst8) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
+    let (src8, mut dst8) = (src.chunks_exact(LANES), dst.chunks_exact_mut(LANES));
     let src_tail = src8.remainder();
     for (s, d) in src8.zip(&mut dst8) {
-        d.copy_from_slice(&lanes_rule(lanes(s)));
+        d.copy_from_slice(&lanes_rule(lanes::widen(s)));
     }
     for (s, d) in src_tail.iter().zip(dst8.into_remainder()) {
         *d = pixel(*s);
@@ -264,15 +236,13 @@ fn by_lanes<T: Copy>(
 /// [0.5, 65535.5] and the truncation needs no saturation. The compiler does not vectorise the
 /// scalar form (its casts saturate).
 fn u16_pixels(src: &[f32], dst: &mut [u16], scale: f64, adc: f64) {
-    let (scale_v, adc_v) = (f64x8::splat(scale), f64x8::splat(adc));
+    let (scale_v, adc_v) = (F::splat(scale), F::splat(adc));
     by_lanes(
         src,
         dst,
         |v| {
-            let x = (v * scale_v + adc_v)
-                .max(f64x8::ZERO)
-                .min(f64x8::splat(65535.0));
-            truncate_in_range((x + f64x8::splat(0.5)).to_array()).map(|i| i as u16)
+            let x = (v * scale_v + adc_v).max(F::ZERO).min(F::splat(65535.0));
+            lanes::truncate_in_range(x + F::splat(0.5)).map(|i| i as u16)
         },
         |v| u16_pixel(v, scale, adc),
     );
@@ -281,16 +251,13 @@ fn u16_pixels(src: &[f32], dst: &mut [u16], scale: f64, adc: f64) {
 /// [`u8_pixel`] of every pixel of `src` into `dst` (same length), eight pixels on lanes at a
 /// time, as [`u16_pixels`]: truncated in f64 first, the whole numbers 0…255 convert exactly.
 fn u8_pixels(src: &[f32], dst: &mut [u8], scale: f64) {
-    let scale_v = f64x8::splat(scale);
+    let scale_v = F::splat(scale);
     by_lanes(
         src,
         dst,
         |v| {
-            let x = (v * scale_v)
-                .max(f64x8::ZERO)
-                .min(f64x8::splat(255.0))
-                .trunc();
-            truncate_in_range(x.to_array()).map(|i| i as u8)
+            let x = (v * scale_v).max(F::ZERO).min(F::splat(255.0)).trunc();
+            lanes::truncate_in_range(x).map(|i| i as u8)
         },
         |v| u8_pixel(v, scale),
     );

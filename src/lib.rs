@@ -35,6 +35,7 @@ pub mod engine;
 pub mod error;
 pub mod image;
 pub mod io;
+pub(crate) mod lanes;
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) mod memory;
 pub mod noise;

@@ -21,6 +21,7 @@
 
 use rayon::prelude::*;
 
+use crate::lanes::LANES;
 use crate::rng::{NrRng, PoissonStreams};
 
 /// How Poisson deviates are drawn.
@@ -210,16 +211,17 @@ fn noise_image_counter(
                 return (photons, overloads);
             }
             let base = (slow as u64).wrapping_mul(width as u64);
-            for (c, (outs, values)) in out_row.chunks_mut(8).zip(in_row.chunks(8)).enumerate() {
-                let f0 = 8 * c;
-                // Eight pixels inside the ROI need no per-pixel test.
-                let inside = values.len() == 8 && f0 >= roi.0 && f0 + 7 <= roi.1;
+            let chunks = out_row.chunks_mut(LANES).zip(in_row.chunks(LANES));
+            for (c, (outs, values)) in chunks.enumerate() {
+                let f0 = LANES * c;
+                // A vector of pixels inside the ROI needs no per-pixel test.
+                let inside = values.len() == LANES && f0 >= roi.0 && f0 + LANES - 1 <= roi.1;
                 let index = std::array::from_fn(|i| base.wrapping_add((f0 + i) as u64));
                 let mean = std::array::from_fn(|i| {
                     let take = inside || (i < values.len() && in_roi(f0 + i, slow, roi));
                     if take { f64::from(values[i]) } else { 0.0 }
                 });
-                let draws = streams.draw8(index, mean);
+                let draws = streams.draw_lanes(index, mean);
                 for (i, out) in outs.iter_mut().enumerate() {
                     if !inside && !in_roi(f0 + i, slow, roi) {
                         continue;

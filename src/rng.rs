@@ -45,6 +45,8 @@
 
 use std::f64::consts::PI;
 
+use crate::lanes::{self, F, LANES};
+
 const IA: i64 = 16807;
 const IM: i64 = 2_147_483_647;
 const IQ: i64 = 127_773;
@@ -575,43 +577,41 @@ impl PoissonStreams {
 }
 
 impl PoissonStreams {
-    /// Eight deviates at once, identical to eight calls of [`PoissonStreams::draw`]: the CDF
-    /// search for means below [`INVERSION_LIMIT`] runs on vector lanes, branch-free, for its
-    /// first [`VECTOR_TERMS`] terms (eight lanes, two AVX2 registers, so two independent chains
-    /// hide the latency of each step); lanes needing more terms, and other means, use `draw`.
+    /// [`LANES`] deviates at once, identical to as many calls of [`PoissonStreams::draw`]: the
+    /// CDF search for means below [`INVERSION_LIMIT`] runs on vector lanes, branch-free, for
+    /// its first [`VECTOR_TERMS`] terms (eight lanes, two AVX2 registers, so two independent
+    /// chains hide the latency of each step); lanes needing more terms, and other means, use
+    /// `draw`.
     #[inline(always)]
-    pub fn draw8(&self, index: [u64; 8], mean: [f64; 8]) -> [f64; 8] {
-        use wide::f64x8;
-        let m = f64x8::from(mean);
-        let small = m.simd_gt(f64x8::ZERO) & m.simd_lt(f64x8::splat(INVERSION_LIMIT));
+    pub fn draw_lanes(&self, index: [u64; LANES], mean: [f64; LANES]) -> [f64; LANES] {
+        let m = F::from(mean);
+        let small = m.simd_gt(F::ZERO) & m.simd_lt(F::splat(INVERSION_LIMIT));
         let e = (-m).exp();
         // Every lane's first uniform, used or not: a pure function of its index.
-        let mut u = [0.0; 8];
-        for (u, &i) in u.iter_mut().zip(&index) {
-            *u = Stream {
-                state: stream_state_hashed(self.key, i),
+        let u = lanes::from_fn(|i| {
+            Stream {
+                state: stream_state_hashed(self.key, index[i]),
             }
-            .next_uniform();
-        }
-        let u = f64x8::from(u);
+            .next_uniform()
+        });
         let mut p = e;
         let mut cdf = p;
-        let mut k = f64x8::ZERO;
-        let tiny = f64x8::splat(1e-20);
+        let mut k = F::ZERO;
+        let tiny = F::splat(1e-20);
         let mut go = small & u.simd_gt(cdf) & p.simd_gt(tiny);
         for &r in &RECIP[1..=VECTOR_TERMS] {
             if !go.any() {
                 break;
             }
             // A lane mask is all ones or all zeros: `go & 1.0` is 1.0 or 0.0.
-            k += go & f64x8::ONE;
-            p *= m * f64x8::splat(r);
+            k += go & F::ONE;
+            p *= m * F::splat(r);
             cdf += p;
             go &= u.simd_gt(cdf) & p.simd_gt(tiny);
         }
         let done = (small & !go).to_bitmask();
         let k = k.to_array();
-        if done == 0xff {
+        if done == (1 << LANES) - 1 {
             return k;
         }
         let e = e.to_array();
@@ -625,7 +625,7 @@ impl PoissonStreams {
     }
 }
 
-/// Terms of the Poisson CDF that [`PoissonStreams::draw8`] searches on vector lanes.
+/// Terms of the Poisson CDF that [`PoissonStreams::draw_lanes`] searches on vector lanes.
 pub const VECTOR_TERMS: usize = 24;
 
 /// A Poisson deviate (integer-valued) of the given mean, a pure function of
@@ -640,9 +640,9 @@ pub const VECTOR_TERMS: usize = 24;
 /// The one-pixel reference of [`PoissonStreams`], used by the tests.
 #[cfg(test)]
 pub fn poisson(seed: u64, index: u64, mean: f64) -> f64 {
-    let mut means = [0.0; 8];
+    let mut means = [0.0; LANES];
     means[0] = mean;
-    PoissonStreams::new(seed).draw8([index; 8], means)[0]
+    PoissonStreams::new(seed).draw_lanes([index; LANES], means)[0]
 }
 
 // The expected values are kept exactly as C printed them (`%.9g`, 9 significant digits, which
@@ -967,7 +967,7 @@ mod tests {
     }
 
     #[test]
-    fn draw8_matches_draw_lane_by_lane() {
+    fn draw_lanes_matches_draw_lane_by_lane() {
         let streams = PoissonStreams::new(99);
         let means = [
             0.0,
@@ -984,11 +984,11 @@ mod tests {
             -1.0,
         ];
         for start in 0..means.len() {
-            let mean: [f64; 8] = std::array::from_fn(|i| means[(start + i) % means.len()]);
-            let index: [u64; 8] = std::array::from_fn(|i| (start * 8 + i) as u64);
-            let e = wide::f64x8::from(mean.map(|m| -m)).exp().to_array();
-            let got = streams.draw8(index, mean);
-            for i in 0..8 {
+            let mean: [f64; LANES] = std::array::from_fn(|i| means[(start + i) % means.len()]);
+            let index: [u64; LANES] = std::array::from_fn(|i| (start * LANES + i) as u64);
+            let e = F::from(mean.map(|m| -m)).exp().to_array();
+            let got = streams.draw_lanes(index, mean);
+            for i in 0..LANES {
                 let want = streams.draw(index[i], mean[i], e[i]);
                 assert!(
                     got[i] == want || (got[i].is_nan() && want.is_nan()),
@@ -999,8 +999,11 @@ mod tests {
         // many small means, so the vector search and its scalar fallback both run
         for i in 0..2000u64 {
             let m = (i % 97) as f64 / 10.0;
-            let e = wide::f64x8::splat(-m).exp().to_array()[0];
-            assert_eq!(streams.draw8([i; 8], [m; 8])[0], streams.draw(i, m, e));
+            let e = F::splat(-m).exp().to_array()[0];
+            assert_eq!(
+                streams.draw_lanes([i; LANES], [m; LANES])[0],
+                streams.draw(i, m, e)
+            );
         }
     }
 

@@ -5,9 +5,12 @@
 //! rows are spread over rayon's threads; each pixel is computed by the same code in the same
 //! order whatever the thread count, so the image is bit-identical for 1 or N threads.
 //!
-//! One case runs serially: `compat` mode with tricubic interpolation, because nanoBragg.c
-//! switches interpolation off for the rest of the run at the first out-of-range evaluation
-//! (spec Q16), which only has a meaning in the serial raster order.
+//! Both engines have one row kernel shape (`RowKernel`: row index and row slice in,
+//! [`RowStats`] out, with per-worker scratch space), so one driver spreads the rows of either
+//! over rayon's threads. One case runs serially, in the same driver: `compat` mode with
+//! tricubic interpolation, because nanoBragg.c switches interpolation off for the rest of the
+//! run at the first out-of-range evaluation (spec Q16), which only has a meaning in the serial
+//! raster order.
 
 pub mod scalar;
 pub mod simd;
@@ -47,6 +50,99 @@ pub struct Rendered {
     pub interpolation_miss: Option<([f64; 3], [f64; 3])>,
 }
 
+/// Render the float image with the chosen backend.
+pub fn render(setup: &Setup, backend: Backend) -> Rendered {
+    render_observed(setup, backend, &|| {})
+}
+
+/// Like [`render`], calling `row_done` after each row (from the worker threads), for progress
+/// meters.
+pub fn render_observed(setup: &Setup, backend: Backend, row_done: &(dyn Fn() + Sync)) -> Rendered {
+    let width = setup.detector.fpixels;
+    let height = setup.detector.spixels;
+    let mut pixels = vec![0f32; width * height];
+    let first = first_rendered(setup);
+    // C's run-wide interpolation switch (compat) only has a meaning in serial order.
+    let serial = setup.compat && setup.interpolate;
+    let backend = if serial { Backend::Scalar } else { backend };
+    let rows = match backend {
+        Backend::Scalar => {
+            let kernel = scalar::Rows::new(setup, first, serial);
+            render_rows(&kernel, &mut pixels, width, row_done)
+        }
+        Backend::Simd => render_rows(&simd::Rows::new(setup, first), &mut pixels, width, row_done),
+    };
+    let rendered = Rendered {
+        width,
+        height,
+        pixels,
+        omega_sum: rows.iter().map(|r| r.omega_sum).sum(),
+        interpolation_miss: rows.iter().find_map(|r| r.interpolation_miss),
+    };
+    #[cfg(feature = "check-simd")]
+    if backend == Backend::Simd {
+        let reference = render(setup, Backend::Scalar);
+        let (corr, worst) = agreement(&reference.pixels, &rendered.pixels);
+        assert!(
+            corr >= MIN_CORRELATION && worst <= MAX_RELATIVE_ERROR,
+            "check-simd: SIMD image differs from the scalar one: correlation {corr}, worst \
+             relative error {worst}"
+        );
+    }
+    rendered
+}
+
+/// What a row reports besides its pixels.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowStats {
+    /// Σ ω over the row's rendered sub-pixels.
+    pub omega_sum: f64,
+    /// First interpolation miss in the row.
+    pub interpolation_miss: Option<([f64; 3], [f64; 3])>,
+}
+
+/// A backend's row kernel, the one shape both engines give [`render_rows`]: render row `s`
+/// into `row` with per-worker scratch space.
+trait RowKernel: Sync {
+    /// Scratch space, one per worker, reused row after row.
+    type Scratch: Send;
+
+    /// Fresh scratch space.
+    fn scratch(&self) -> Self::Scratch;
+
+    /// Render row `s` into `row`.
+    fn row(&self, scratch: &mut Self::Scratch, s: usize, row: &mut [f32]) -> RowStats;
+
+    /// Whether the rows must run one after the other in raster order, with one scratch space
+    /// (the scalar engine's interpolation latch under compat, which is run-wide state).
+    fn serial(&self) -> bool {
+        false
+    }
+}
+
+/// Every row of `pixels` through the kernel, calling `row_done` after each: in parallel on
+/// rayon's threads, one task per row, unless the kernel is serial. The rows' statistics come
+/// back in row order, so their sums do not depend on the thread count.
+fn render_rows<K: RowKernel>(
+    kernel: &K,
+    pixels: &mut [f32],
+    width: usize,
+    row_done: &(dyn Fn() + Sync),
+) -> Vec<RowStats> {
+    let row = |scratch: &mut K::Scratch, (s, row): (usize, &mut [f32])| {
+        let r = kernel.row(scratch, s, row);
+        row_done();
+        r
+    };
+    if kernel.serial() {
+        let mut scratch = kernel.scratch();
+        let rows = pixels.chunks_mut(width).enumerate();
+        return rows.map(|r| row(&mut scratch, r)).collect();
+    }
+    let rows = pixels.par_chunks_mut(width).enumerate();
+    rows.map_init(|| kernel.scratch(), row).collect()
+}
+
 /// Whether pixel `(f, s)` is rendered (inside the region of interest and not masked).
 #[inline]
 pub fn is_rendered(setup: &Setup, f: usize, s: usize) -> bool {
@@ -67,82 +163,6 @@ pub fn first_rendered(setup: &Setup) -> Option<(usize, usize)> {
     (y0..=y1)
         .flat_map(|s| (x0..=x1).map(move |f| (f, s)))
         .find(|&(f, s)| is_rendered(setup, f, s))
-}
-
-/// Render the float image with the chosen backend.
-pub fn render(setup: &Setup, backend: Backend) -> Rendered {
-    render_observed(setup, backend, &|| {})
-}
-
-/// Like [`render`], calling `row_done` after each row (from the worker threads), for progress
-/// meters.
-pub fn render_observed(setup: &Setup, backend: Backend, row_done: &(dyn Fn() + Sync)) -> Rendered {
-    let width = setup.detector.fpixels;
-    let height = setup.detector.spixels;
-    let mut pixels = vec![0f32; width * height];
-    let first = first_rendered(setup);
-    // C's run-wide interpolation switch (compat) only has a meaning in serial order.
-    let serial = setup.compat && setup.interpolate;
-    let backend = if serial { Backend::Scalar } else { backend };
-    let (omega_sum, miss) = match backend {
-        Backend::Scalar if serial => {
-            let mut latch = true;
-            let mut omega = 0.0;
-            let mut miss = None;
-            for (s, row) in pixels.chunks_mut(width).enumerate() {
-                let r = scalar::render_row(setup, s, row, first, Some(&mut latch));
-                row_done();
-                omega += r.omega_sum;
-                miss = miss.or(r.interpolation_miss);
-            }
-            (omega, miss)
-        }
-        Backend::Scalar => {
-            let rows: Vec<scalar::RowStats> = pixels
-                .par_chunks_mut(width)
-                .enumerate()
-                .map(|(s, row)| {
-                    let r = scalar::render_row(setup, s, row, first, None);
-                    row_done();
-                    r
-                })
-                .collect();
-            let omega = rows.iter().map(|r| r.omega_sum).sum();
-            (omega, rows.iter().find_map(|r| r.interpolation_miss))
-        }
-        Backend::Simd => {
-            let prep = simd::Prepared::new(setup);
-            let rows: Vec<scalar::RowStats> = pixels
-                .par_chunks_mut(width)
-                .enumerate()
-                .map_init(simd::Block::new, |block, (s, row)| {
-                    let r = simd::render_row(setup, &prep, block, s, row, first);
-                    row_done();
-                    r
-                })
-                .collect();
-            let omega = rows.iter().map(|r| r.omega_sum).sum();
-            (omega, rows.iter().find_map(|r| r.interpolation_miss))
-        }
-    };
-    let rendered = Rendered {
-        width,
-        height,
-        pixels,
-        omega_sum,
-        interpolation_miss: miss,
-    };
-    #[cfg(feature = "check-simd")]
-    if backend == Backend::Simd {
-        let reference = render(setup, Backend::Scalar);
-        let (corr, worst) = agreement(&reference.pixels, &rendered.pixels);
-        assert!(
-            corr >= MIN_CORRELATION && worst <= MAX_RELATIVE_ERROR,
-            "check-simd: SIMD image differs from the scalar one: correlation {corr}, worst \
-             relative error {worst}"
-        );
-    }
-    rendered
 }
 
 /// Agreement required between the SIMD and scalar engines: Pearson correlation.

@@ -28,16 +28,44 @@
 use crate::io::HklGrid;
 use crate::params::Shape;
 use crate::physics::{self, lattice_factor_axis, nearest_index, polin3, sinc3};
-use crate::setup::Setup;
+use crate::setup::{Setup, Source};
 use crate::vec3::{self, Vec3};
 
-/// What a row reports besides its pixels.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RowStats {
-    /// Σ ω over the row's rendered sub-pixels.
-    pub omega_sum: f64,
-    /// First interpolation miss in the row.
-    pub interpolation_miss: Option<([f64; 3], [f64; 3])>,
+pub use super::RowStats;
+
+/// The scalar engine as the drivers of [`super::render`] call it.
+pub(super) struct Rows<'a> {
+    setup: &'a Setup,
+    first: Option<(usize, usize)>,
+    /// Whether C's run-wide interpolation switch is kept (compat, serial rows only).
+    latch: bool,
+}
+
+impl<'a> Rows<'a> {
+    pub(super) fn new(setup: &'a Setup, first: Option<(usize, usize)>, latch: bool) -> Self {
+        Rows {
+            setup,
+            first,
+            latch,
+        }
+    }
+}
+
+impl super::RowKernel for Rows<'_> {
+    /// C's interpolation switch, when it is kept: on until the first miss.
+    type Scratch = Option<bool>;
+
+    fn scratch(&self) -> Option<bool> {
+        self.latch.then_some(true)
+    }
+
+    fn row(&self, latch: &mut Option<bool>, s: usize, row: &mut [f32]) -> RowStats {
+        render_row(self.setup, s, row, self.first, latch.as_mut())
+    }
+
+    fn serial(&self) -> bool {
+        self.latch
+    }
 }
 
 /// Render one detector row `s` into `row`. `first` is the first rendered pixel of the image
@@ -209,150 +237,208 @@ fn pixel(
     stats: &mut RowStats,
 ) -> (f64, f64) {
     let det = &setup.detector;
-    let compat = setup.compat;
     let n = setup.oversample;
     let sub = det.pixel_size / n as f64;
     let layers = setup.layers;
-    let domains = setup.mosaic.len();
-
-    // Q1: most recent non-zero φ step applied (compat only); before the very first evaluation
-    // of the run nothing has been rotated yet.
-    let mut last_phi = if is_first { None } else { setup.phi_zero_carry };
-
-    let mut acc = if compat { setup.water } else { 0.0 };
-    let mut total = 0.0;
-    let mut water_acc = 0.0;
-    let mut polar = if setup.nopolar { 1.0 } else { 0.0 };
-    let mut omega = 0.0;
-    let mut omega_sum = 0.0;
-    let mut cap = 0.0;
-
+    let mut sums = PixelSums::new(setup, is_first);
     for t in 0..layers.count {
         let odet = t as f64 * layers.step;
-        cap = if layers.thickness == 0.0 { 1.0 } else { 0.0 };
-        let mut layer_sum = 0.0;
+        sums.cap = if layers.thickness == 0.0 { 1.0 } else { 0.0 };
+        sums.layer_sum = 0.0;
         for sub_s in 0..n {
             for sub_f in 0..n {
                 let fdet = sub * (f * n + sub_f) as f64 + sub / 2.0;
                 let sdet = sub * (s * n + sub_s) as f64 + sub / 2.0;
-                let mut pos = det.position(fdet, sdet, odet);
-                if setup.curved {
-                    pos = curve(setup, pos, fdet, sdet, odet);
-                }
-                let (d, airpath) = vec3::unitize(pos);
-                if omega == 0.0 || setup.oversample_omega {
-                    omega = if setup.point_pixel {
-                        1.0 / airpath / airpath
-                    } else {
-                        det.pixel_size * det.pixel_size / airpath / airpath * det.close_distance
-                            / airpath
-                    };
-                }
-                omega_sum += omega;
-                // C recomputes when its cached value is 0: at the first sub-pixel of a layer, or
-                // always with -oversample_thick (which, in C, zeroes a sensor of no thickness).
-                let thick = layers.thickness > 0.0 || compat;
-                if thick && (cap == 0.0 || setup.oversample_thick) {
-                    // A ray reaching the sensor from behind (a curved detector far off axis)
-                    // crosses the layers along the same lengths; a grazing one (parallax 0)
-                    // stops in the first layer.
-                    let parallax = vec3::dot(d, det.odet).abs().max(f64::MIN_POSITIVE);
-                    let mu = layers.step * layers.mu / parallax;
-                    cap = (-(t as f64) * mu).exp() - (-((t + 1) as f64) * mu).exp();
-                }
+                let d = sums.sub_pixel(setup, t, [fdet, sdet, odet]);
                 for src in &setup.sources {
-                    let lambda = src.wavelength;
-                    let q = [
-                        (d[0] - src.incident[0]) / lambda,
-                        (d[1] - src.incident[1]) / lambda,
-                        (d[2] - src.incident[2]) / lambda,
-                    ];
-                    let stol = 0.5 * vec3::norm(q);
-                    if setup.dmin > 0.0 && stol > 0.0 && setup.dmin > 0.5 / stol {
-                        continue;
-                    }
-                    let nopolar_kept = setup.nopolar && !compat;
-                    if (polar == 0.0 || setup.oversample_polar) && !nopolar_kept {
-                        polar = physics::polarization(setup.kahn, src.incident, d, det.polar);
-                    }
-                    for (k, &phi) in setup.phi.iter().enumerate() {
-                        let row = if compat && phi == 0.0 {
-                            last_phi.unwrap_or(k)
-                        } else {
-                            if phi != 0.0 {
-                                last_phi = Some(k);
-                            }
-                            k
-                        };
-                        for m in 0..domains {
-                            let [a, b, c] = &setup.orientations[row * domains + m];
-                            let hkl = [vec3::dot(*a, q), vec3::dot(*b, q), vec3::dot(*c, q)];
-                            let hkl0 = hkl.map(nearest_index);
-                            let f_latt = lattice_factor(setup, hkl, hkl0);
-                            if f_latt == 0.0 && (setup.water == 0.0 || !compat) {
-                                continue;
-                            }
-                            let f_cell = structure_factor(setup, hkl, hkl0, &mut latch, stats);
-                            let term = f_cell * f_cell * f_latt * f_latt;
-                            if compat {
-                                acc += term;
-                                if setup.oversample_thick {
-                                    acc *= cap;
-                                }
-                                if setup.oversample_polar {
-                                    acc *= polar;
-                                }
-                                if setup.oversample_omega {
-                                    acc *= omega;
-                                }
-                            } else {
-                                let mut term = term;
-                                if setup.oversample_thick {
-                                    term *= cap;
-                                }
-                                if setup.oversample_polar {
-                                    term *= polar;
-                                }
-                                if setup.oversample_omega {
-                                    term *= omega;
-                                }
-                                layer_sum += term;
-                            }
-                        }
-                    }
+                    sums.source(setup, src, d, &mut latch, stats);
                 }
                 // Water scatters like a flat background: ⟨P·ω·capture⟩ over sub-pixels.
-                water_acc += polar * omega * cap;
+                sums.water_acc += sums.polar * sums.omega * sums.cap;
             }
         }
-        if !compat {
-            total += if setup.oversample_thick {
-                layer_sum
+        if !setup.compat {
+            sums.total += if setup.oversample_thick {
+                sums.layer_sum
             } else {
-                layer_sum * cap
+                sums.layer_sum * sums.cap
             };
         }
     }
+    (sums.value(setup), sums.omega_sum)
+}
 
-    let mut value;
-    if compat {
-        value = setup.scale * acc / setup.steps;
-        if !setup.oversample_thick {
-            value *= cap;
+/// One pixel's running sums and the factors C keeps between evaluations.
+struct PixelSums {
+    /// Q1: most recent non-zero φ step applied (compat only); before the very first
+    /// evaluation of the run nothing has been rotated yet.
+    last_phi: Option<usize>,
+    /// C's running sum (compat).
+    acc: f64,
+    /// Σ over layers of the layer sums (default mode).
+    total: f64,
+    layer_sum: f64,
+    water_acc: f64,
+    polar: f64,
+    omega: f64,
+    omega_sum: f64,
+    cap: f64,
+}
+
+impl PixelSums {
+    fn new(setup: &Setup, is_first: bool) -> Self {
+        PixelSums {
+            last_phi: if is_first { None } else { setup.phi_zero_carry },
+            acc: if setup.compat { setup.water } else { 0.0 },
+            total: 0.0,
+            layer_sum: 0.0,
+            water_acc: 0.0,
+            polar: if setup.nopolar { 1.0 } else { 0.0 },
+            omega: 0.0,
+            omega_sum: 0.0,
+            cap: 0.0,
         }
-    } else {
-        value = setup.scale * total / setup.steps;
     }
-    if !setup.oversample_polar || (!compat && setup.nopolar) {
-        value *= polar;
+
+    /// The sub-pixel at detector offsets `[fdet, sdet, odet]` of layer `t`: its diffracted
+    /// direction d; the solid angle ω and capture fraction where C recomputes them.
+    fn sub_pixel(&mut self, setup: &Setup, t: usize, [fdet, sdet, odet]: [f64; 3]) -> Vec3 {
+        let det = &setup.detector;
+        let layers = setup.layers;
+        let mut pos = det.position(fdet, sdet, odet);
+        if setup.curved {
+            pos = curve(setup, pos, fdet, sdet, odet);
+        }
+        let (d, airpath) = vec3::unitize(pos);
+        if self.omega == 0.0 || setup.oversample_omega {
+            self.omega = if setup.point_pixel {
+                1.0 / airpath / airpath
+            } else {
+                det.pixel_size * det.pixel_size / airpath / airpath * det.close_distance / airpath
+            };
+        }
+        self.omega_sum += self.omega;
+        // C recomputes when its cached value is 0: at the first sub-pixel of a layer, or
+        // always with -oversample_thick (which, in C, zeroes a sensor of no thickness).
+        let thick = layers.thickness > 0.0 || setup.compat;
+        if thick && (self.cap == 0.0 || setup.oversample_thick) {
+            // A ray reaching the sensor from behind (a curved detector far off axis)
+            // crosses the layers along the same lengths; a grazing one (parallax 0)
+            // stops in the first layer.
+            let parallax = vec3::dot(d, det.odet).abs().max(f64::MIN_POSITIVE);
+            let mu = layers.step * layers.mu / parallax;
+            self.cap = (-(t as f64) * mu).exp() - (-((t + 1) as f64) * mu).exp();
+        }
+        d
     }
-    if !setup.oversample_omega {
-        value *= omega;
+
+    /// One source for the sub-pixel with direction `d`: q, the dmin test, the polarization,
+    /// then every φ step and mosaic domain.
+    fn source(
+        &mut self,
+        setup: &Setup,
+        src: &Source,
+        d: Vec3,
+        latch: &mut Option<&mut bool>,
+        stats: &mut RowStats,
+    ) {
+        let lambda = src.wavelength;
+        let q = [
+            (d[0] - src.incident[0]) / lambda,
+            (d[1] - src.incident[1]) / lambda,
+            (d[2] - src.incident[2]) / lambda,
+        ];
+        let stol = 0.5 * vec3::norm(q);
+        if setup.dmin > 0.0 && stol > 0.0 && setup.dmin > 0.5 / stol {
+            return;
+        }
+        let nopolar_kept = setup.nopolar && !setup.compat;
+        if (self.polar == 0.0 || setup.oversample_polar) && !nopolar_kept {
+            self.polar = physics::polarization(setup.kahn, src.incident, d, setup.detector.polar);
+        }
+        let domains = setup.mosaic.len();
+        for (k, &phi) in setup.phi.iter().enumerate() {
+            let row = if setup.compat && phi == 0.0 {
+                self.last_phi.unwrap_or(k)
+            } else {
+                if phi != 0.0 {
+                    self.last_phi = Some(k);
+                }
+                k
+            };
+            for cell in &setup.orientations[row * domains..(row + 1) * domains] {
+                self.orientation(setup, cell, q, latch, stats);
+            }
+        }
     }
-    if !compat && setup.water != 0.0 {
-        value += setup.water * water_acc / (n * n) as f64;
+
+    /// One crystal orientation (a, b, c) at scattering vector q: F_cell²·F_latt² into the
+    /// sums.
+    fn orientation(
+        &mut self,
+        setup: &Setup,
+        [a, b, c]: &[Vec3; 3],
+        q: Vec3,
+        latch: &mut Option<&mut bool>,
+        stats: &mut RowStats,
+    ) {
+        let hkl = [vec3::dot(*a, q), vec3::dot(*b, q), vec3::dot(*c, q)];
+        let hkl0 = hkl.map(nearest_index);
+        let f_latt = lattice_factor(setup, hkl, hkl0);
+        if f_latt == 0.0 && (setup.water == 0.0 || !setup.compat) {
+            return;
+        }
+        let f_cell = structure_factor(setup, hkl, hkl0, latch, stats);
+        let term = f_cell * f_cell * f_latt * f_latt;
+        let factors = |x: f64| per_term_factors(setup, x, self.cap, self.polar, self.omega);
+        if setup.compat {
+            // C multiplies its running sum, not the term (Q11).
+            self.acc = factors(self.acc + term);
+        } else {
+            self.layer_sum += factors(term);
+        }
     }
-    (value, omega_sum)
+
+    /// The pixel's photons: scale, and the factors not applied per term.
+    fn value(&self, setup: &Setup) -> f64 {
+        let compat = setup.compat;
+        let n = setup.oversample;
+        let mut value;
+        if compat {
+            value = setup.scale * self.acc / setup.steps;
+            if !setup.oversample_thick {
+                value *= self.cap;
+            }
+        } else {
+            value = setup.scale * self.total / setup.steps;
+        }
+        if !setup.oversample_polar || (!compat && setup.nopolar) {
+            value *= self.polar;
+        }
+        if !setup.oversample_omega {
+            value *= self.omega;
+        }
+        if !compat && setup.water != 0.0 {
+            value += setup.water * self.water_acc / (n * n) as f64;
+        }
+        value
+    }
+}
+
+/// `x` multiplied by the factors `-oversample_thick`, `-oversample_polar` and
+/// `-oversample_omega` apply to each term, in C's order.
+#[inline]
+fn per_term_factors(setup: &Setup, mut x: f64, cap: f64, polar: f64, omega: f64) -> f64 {
+    if setup.oversample_thick {
+        x *= cap;
+    }
+    if setup.oversample_polar {
+        x *= polar;
+    }
+    if setup.oversample_omega {
+        x *= omega;
+    }
+    x
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ pub struct Grid {
     pub step: f64,
 }
 
-/// Divergence, dispersion: nanoBragg's auto rules, then the "sanity" collapse.
+/// Divergence, dispersion: nanoBragg's auto rules, then the "sanity" collapse. A bare count
+/// spans `count_only_range`; no range given means `range_default`.
 pub fn complete(
     steps: Option<i64>,
     range: Option<f64>,
@@ -25,122 +26,98 @@ pub fn complete(
     count_only_range: f64,
     range_default: f64,
 ) -> Grid {
-    let mut n = steps.unwrap_or(-1);
-    let mut r = range.unwrap_or(range_default);
-    let mut d = step.unwrap_or(-1.0);
-    if n <= 0 {
-        if r < 0.0 {
-            if d <= 0.0 {
-                (n, r, d) = (1, 0.0, 0.0);
-            } else {
-                (r, n) = (d, 2);
-            }
-        } else if d <= 0.0 {
-            (d, n) = (r, 2);
-        } else {
-            n = (r / d).ceil() as i64;
-        }
-    } else if r < 0.0 {
-        if d <= 0.0 {
-            r = count_only_range;
-            d = r / n as f64;
-        } else {
-            (r, n) = (d, 2);
-        }
-    } else if d <= 0.0 {
-        if n <= 1 {
-            n = 2;
-        }
-        d = r / (n - 1) as f64;
-    }
-    if r <= 0.0 || d <= 0.0 || n <= 0 {
-        (n, r, d) = (1, 0.0, 0.0);
-    }
-    Grid {
-        steps: n as usize,
-        range: r,
-        step: d,
-    }
+    let rule = Rule {
+        count_only_range,
+        bare_range_steps: 1.0,
+        counts_steps: false,
+    };
+    rule.complete(steps, range.unwrap_or(range_default), step)
 }
 
-/// Sensor layers: as [`complete`] but a bare thickness gives two layers of half thickness.
+/// Sensor layers: as [`complete`] but a bare thickness gives two layers of half thickness and
+/// a bare count spans 0.5 µm.
 pub fn complete_thickness(steps: Option<i64>, thick: f64, step: Option<f64>) -> Grid {
-    let mut n = steps.unwrap_or(-1);
-    let mut r = thick;
-    let mut d = step.unwrap_or(-1.0);
-    if n <= 0 {
-        if r < 0.0 {
-            if d <= 0.0 {
-                (n, r, d) = (1, 0.0, 0.0);
-            } else {
-                (r, n) = (d, 2);
-            }
-        } else if d <= 0.0 {
-            n = 2;
-            d = r / n as f64;
-        } else {
-            n = (r / d).ceil() as i64;
-        }
-    } else if r < 0.0 {
-        if d <= 0.0 {
-            r = 0.5e-6;
-            d = r / n as f64;
-        } else {
-            (r, n) = (d, 2);
-        }
-    } else if d <= 0.0 {
-        if n <= 1 {
-            n = 2;
-        }
-        d = r / (n - 1) as f64;
-    }
-    if r <= 0.0 || d <= 0.0 || n <= 0 {
-        (n, r, d) = (1, 0.0, 0.0);
-    }
-    Grid {
-        steps: n as usize,
-        range: r,
-        step: d,
-    }
+    let rule = Rule {
+        count_only_range: 0.5e-6,
+        bare_range_steps: 2.0,
+        counts_steps: false,
+    };
+    rule.complete(steps, thick, step)
 }
 
 /// The φ sweep: returns (steps, osc, step), radians.
 pub fn complete_phi(steps: Option<i64>, osc: Option<f64>, step: Option<f64>) -> Grid {
-    let mut n = steps.unwrap_or(-1);
-    let mut o = osc.unwrap_or(-1.0);
-    let mut d = step.unwrap_or(-1.0);
-    if n < 0 {
-        if o < 0.0 {
-            if d <= 0.0 {
-                (n, o, d) = (1, 0.0, 0.0);
-            } else {
-                (o, n) = (d, 2);
-            }
-        } else if d <= 0.0 {
-            n = 2;
-            d = o / 2.0;
-        } else {
-            n = (o / d).ceil() as i64;
-        }
-    } else {
-        if n == 0 {
+    let rule = Rule {
+        count_only_range: 1f64.to_radians(),
+        bare_range_steps: 2.0,
+        counts_steps: true,
+    };
+    rule.complete(steps, osc.unwrap_or(-1.0), step)
+}
+
+/// nanoBragg's table for one (count, range, step) triple: what a missing value becomes,
+/// given the others (C writes it out once for φ, each divergence, dispersion and the sensor).
+struct Rule {
+    /// The range a bare count spans (1 rad of divergence, 100 % dispersion, 0.5 µm of sensor,
+    /// 1° of φ).
+    count_only_range: f64,
+    /// A bare range gives two samples `range / bare_range_steps` apart: the whole range for
+    /// divergence and dispersion, half of it for the sensor and φ.
+    bare_range_steps: f64,
+    /// φ: the count is a number of steps, not of samples. A count of 0 means 1; with a range
+    /// it divides the range into that many steps (and a step of 0 is kept); without the
+    /// "sanity" collapse. Otherwise a count of 0 means none given, count and range place that
+    /// many samples (at least two) from end to end, and a grid with no extent collapses to
+    /// one sample.
+    counts_steps: bool,
+}
+
+impl Rule {
+    /// Complete the triple; negative values (and a count or step of 0, except as
+    /// [`Rule::counts_steps`] says) mean "not given".
+    fn complete(&self, steps: Option<i64>, range: f64, step: Option<f64>) -> Grid {
+        let (mut n, mut r, mut d) = (steps.unwrap_or(-1), range, step.unwrap_or(-1.0));
+        if self.counts_steps && n == 0 {
             n = 1;
         }
-        if o < 0.0 {
-            if d <= 0.0 {
-                o = 1f64.to_radians();
-                d = o / n as f64;
+        if n <= 0 {
+            if r < 0.0 {
+                if d <= 0.0 {
+                    (n, r, d) = (1, 0.0, 0.0);
+                } else {
+                    (r, n) = (d, 2);
+                }
+            } else if d <= 0.0 {
+                n = 2;
+                d = r / self.bare_range_steps;
             } else {
-                (o, n) = (d, 2);
+                n = (r / d).ceil() as i64;
             }
-        } else if d < 0.0 {
-            d = o / n as f64;
+        } else if r < 0.0 {
+            if d <= 0.0 {
+                r = self.count_only_range;
+                d = r / n as f64;
+            } else {
+                (r, n) = (d, 2);
+            }
+        } else if self.counts_steps {
+            if d < 0.0 {
+                d = r / n as f64;
+            }
+        } else if d <= 0.0 {
+            if n <= 1 {
+                n = 2;
+            }
+            d = r / (n - 1) as f64;
         }
-    }
-    Grid {
-        steps: n.max(1) as usize,
-        range: o,
-        step: d,
+        if !self.counts_steps && (r <= 0.0 || d <= 0.0 || n <= 0) {
+            (n, r, d) = (1, 0.0, 0.0);
+        }
+        Grid {
+            steps: n.max(1) as usize,
+            range: r,
+            step: d,
+        }
     }
 }
 
@@ -186,5 +163,85 @@ mod tests {
         let p = complete_phi(Some(4), Some(1.0), None);
         assert_eq!((p.steps, p.step), (4, 0.25));
         assert_eq!(complete_phi(Some(0), None, None).steps, 1);
+    }
+
+    /// Every input of the grid: counts, ranges and steps given or not, negative, zero, tiny,
+    /// huge, infinite and NaN.
+    fn grid_inputs() -> Vec<(Option<i64>, Option<f64>, Option<f64>)> {
+        let steps = [
+            None,
+            Some(-3),
+            Some(-1),
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(7),
+            Some(100),
+        ];
+        let values = [
+            None,
+            Some(-1.0),
+            Some(-0.5),
+            Some(-0.0),
+            Some(0.0),
+            Some(1e-9),
+            Some(0.02e-3),
+            Some(0.28e-3),
+            Some(0.3),
+            Some(0.6),
+            Some(1.0),
+            Some(2.5),
+            Some(1e3),
+            Some(f64::INFINITY),
+            Some(f64::NAN),
+            Some(f64::MIN_POSITIVE),
+        ];
+        let mut all = Vec::new();
+        for n in steps {
+            for r in values {
+                for d in values {
+                    all.push((n, r, d));
+                }
+            }
+        }
+        all
+    }
+
+    /// FNV-1a over the outputs of the three rules on [`grid_inputs`].
+    fn digest(
+        complete: impl Fn(Option<i64>, Option<f64>, Option<f64>, f64, f64) -> Grid,
+        thickness: impl Fn(Option<i64>, f64, Option<f64>) -> Grid,
+        phi: impl Fn(Option<i64>, Option<f64>, Option<f64>) -> Grid,
+    ) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |g: Grid| {
+            // NaN as one word: Rust leaves the bits of a NaN result unspecified.
+            let bits = |x: f64| if x.is_nan() { u64::MAX } else { x.to_bits() };
+            for word in [g.steps as u64, bits(g.range), bits(g.step)] {
+                for byte in word.to_le_bytes() {
+                    h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        };
+        for (n, r, d) in grid_inputs() {
+            for (only, default) in [(1.0, -1.0), (1.0, 0.0), (0.7, 0.5)] {
+                eat(complete(n, r, d, only, default));
+            }
+            eat(thickness(n, r.unwrap_or(0.0), d));
+            eat(phi(n, r, d));
+        }
+        h
+    }
+
+    /// The one [`Rule`] reproduces the three rules it replaced (separate copies of C's table
+    /// for divergence and dispersion, the sensor and φ, up to commit 4b79e43) bit for bit on
+    /// every input of the grid: the digest is theirs, computed before they were merged (a
+    /// test compared the two sets of functions input by input, then the old ones went).
+    #[test]
+    fn one_rule_gives_the_outputs_of_the_three_old_ones() {
+        assert_eq!(grid_inputs().len(), 9 * 16 * 16);
+        let merged = digest(complete, complete_thickness, complete_phi);
+        assert_eq!(merged, 0x666a_05ee_fb1c_6693, "{merged:#x}");
     }
 }
