@@ -110,6 +110,13 @@ impl Error {
         }
     }
 
+    /// An [`Error::Io`] of kind `InvalidInput` for `path`: a writer given data that does not fit
+    /// the file it was asked for (nothing is written).
+    pub fn invalid_input(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        let error = std::io::Error::new(std::io::ErrorKind::InvalidInput, reason.into());
+        Error::io(path, error)
+    }
+
     /// Shorthand for an [`Error::Usage`].
     pub fn usage(option: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Usage {

@@ -145,14 +145,11 @@ pub fn stage_cbf(
 ) -> Result<Staged> {
     let [fast, slow] = geometry.size;
     if fast.checked_mul(slow) != Some(counts.len()) {
-        return Err(Error::io(
+        return Err(Error::invalid_input(
             path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!(
-                    "{} count values for a {fast}×{slow} miniCBF image",
-                    counts.len()
-                ),
+            format!(
+                "{} count values for a {fast}×{slow} miniCBF image",
+                counts.len()
             ),
         ));
     }

@@ -407,21 +407,18 @@ pub fn write_fdump(path: &Path, grid: &HklGrid) -> Result<()> {
 pub fn stage_fdump(path: &Path, grid: &HklGrid) -> Result<Staged> {
     let b = grid.bounds();
     if padded_cells(b) != Some(grid.data.len() as u64) {
-        return Err(Error::io(
+        return Err(Error::invalid_input(
             path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!(
-                    "HKL grid with bounds h {}..{}, k {}..{}, l {}..{} holds {} values, which \
+            format!(
+                "HKL grid with bounds h {}..{}, k {}..{}, l {}..{} holds {} values, which \
                      does not match its bounds",
-                    b[0],
-                    b[1],
-                    b[2],
-                    b[3],
-                    b[4],
-                    b[5],
-                    grid.data.len()
-                ),
+                b[0],
+                b[1],
+                b[2],
+                b[3],
+                b[4],
+                b[5],
+                grid.data.len()
             ),
         ));
     }

@@ -35,12 +35,9 @@ pub fn write_npy_f32(path: &Path, fast: usize, slow: usize, data: &[f32]) -> Res
 /// of kind `InvalidInput` is returned and nothing is written.
 pub fn stage_npy_f32(path: &Path, fast: usize, slow: usize, data: &[f32]) -> Result<Staged> {
     if fast.checked_mul(slow) != Some(data.len()) {
-        return Err(Error::io(
+        return Err(Error::invalid_input(
             path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{} values for a {fast}×{slow} .npy image", data.len()),
-            ),
+            format!("{} values for a {fast}×{slow} .npy image", data.len()),
         ));
     }
     let header = header(fast, slow);

@@ -325,7 +325,7 @@ impl Drop for Scratch {
 
 /// An [`Error::Io`] on `path` for a request the file cannot hold.
 fn invalid(path: &Path, reason: String) -> Error {
-    Error::io(path, io::Error::new(io::ErrorKind::InvalidInput, reason))
+    Error::invalid_input(path, reason)
 }
 
 /// An HDF5 failure as an [`Error::Io`] naming the target.

@@ -38,12 +38,9 @@ pub fn write_pgm(
     bytes: &[u8],
 ) -> Result<()> {
     if width.checked_mul(height) != Some(bytes.len()) {
-        return Err(Error::io(
+        return Err(Error::invalid_input(
             path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{} pixel bytes for a {width}×{height} PGM", bytes.len()),
-            ),
+            format!("{} pixel bytes for a {width}×{height} PGM", bytes.len()),
         ));
     }
     write_pgm_with(path, width, height, pgm_scale, |start, out| {
@@ -73,12 +70,9 @@ pub fn stage_pgm_with(
     mut fill: impl FnMut(usize, &mut [u8]),
 ) -> Result<Staged> {
     let Some(total) = width.checked_mul(height) else {
-        return Err(Error::io(
+        return Err(Error::invalid_input(
             path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("a {width}×{height} PGM is too large"),
-            ),
+            format!("a {width}×{height} PGM is too large"),
         ));
     };
     const BLOCK: usize = 1 << 17;

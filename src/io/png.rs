@@ -25,7 +25,7 @@ pub fn write_png_gray8(path: &Path, width: usize, height: usize, bytes: &[u8]) -
 /// Like [`write_png_gray8`], but leaves the file staged (see [`stage`]) for the caller to
 /// commit.
 pub fn stage_png_gray8(path: &Path, width: usize, height: usize, bytes: &[u8]) -> Result<Staged> {
-    let invalid = |msg: String| Error::io(path, io::Error::new(io::ErrorKind::InvalidInput, msg));
+    let invalid = |msg: String| Error::invalid_input(path, msg);
     if width == 0 || height == 0 || width > MAX_DIM || height > MAX_DIM {
         return Err(invalid(format!(
             "a PNG cannot be {width}×{height} pixels (each side must be 1 to 2147483647)"

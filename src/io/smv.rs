@@ -239,14 +239,11 @@ pub fn stage_smv_with(
 ) -> Result<Staged> {
     let expected = header.size1.checked_mul(header.size2);
     if expected != Some(pixels) {
-        return Err(Error::io(
+        return Err(Error::invalid_input(
             path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!(
-                    "{} pixel values for a {}×{} SMV header",
-                    pixels, header.size1, header.size2
-                ),
+            format!(
+                "{} pixel values for a {}×{} SMV header",
+                pixels, header.size1, header.size2
             ),
         ));
     }
