@@ -33,24 +33,17 @@ pub struct Stats {
 /// added in lane order at the end of the row).
 pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
     let w = img.width;
-    let [x0, x1, y0, y1] = setup.roi;
-    let region = |row: &[f32]| -> std::ops::Range<usize> {
-        if x0 > x1 || x0 >= row.len() {
-            0..0
-        } else {
-            x0..(x1 + 1).min(row.len())
-        }
-    };
+    let region = &setup.region;
     let rows: Vec<(f64, f64, usize, f64, usize)> = img
         .pixels
         .par_chunks(w)
         .enumerate()
         .map(|(s, row)| {
-            if s < y0 || s > y1 {
+            if !region.slow().contains(&s) {
                 return (0.0, 0.0, 0, 0.0, usize::MAX);
             }
-            let range = region(row);
-            let mask = setup.mask.as_deref().map(|m| &m[s * w..(s + 1) * w]);
+            let range = region.fast();
+            let mask = region.row_mask(s);
             let (mut sum, mut sumsq, mut max) = (F::ZERO, F::ZERO, F::ZERO);
             let mut n = 0;
             for f in range.clone().step_by(LANES) {
@@ -98,30 +91,27 @@ pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
     }
     let mean = sum / n.max(1) as f64;
     let rms = (sumsq / (n.max(2) - 1) as f64).sqrt();
-    let dev: Vec<(f64, usize)> = if x0 <= x1 && y0 <= y1 {
-        img.pixels
-            .par_chunks(w)
-            .enumerate()
-            .filter(|(s, _)| *s >= y0 && *s <= y1)
-            .map(|(_, row)| {
-                let range = region(row);
-                let mut dev = F::ZERO;
-                for f in range.clone().step_by(LANES) {
-                    let end = (f + LANES).min(range.end);
-                    let d = lanes::widen(&row[f..end]) - F::splat(mean);
-                    let d = if end - f == LANES {
-                        d
-                    } else {
-                        lanes::mask(|i| f + i < end) & d
-                    };
-                    dev = d.mul_add(d, dev);
-                }
-                (dev.reduce_add(), range.len())
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let dev: Vec<(f64, usize)> = img
+        .pixels
+        .par_chunks(w)
+        .enumerate()
+        .filter(|(s, _)| region.slow().contains(s))
+        .map(|(_, row)| {
+            let range = region.fast();
+            let mut dev = F::ZERO;
+            for f in range.clone().step_by(LANES) {
+                let end = (f + LANES).min(range.end);
+                let d = lanes::widen(&row[f..end]) - F::splat(mean);
+                let d = if end - f == LANES {
+                    d
+                } else {
+                    lanes::mask(|i| f + i < end) & d
+                };
+                dev = d.mul_add(d, dev);
+            }
+            (dev.reduce_add(), range.len())
+        })
+        .collect();
     let devsum: f64 = dev.iter().map(|d| d.0).sum();
     let m: usize = dev.iter().map(|d| d.1).sum();
     let rmsd = (devsum / (m.max(2) - 1) as f64).sqrt();
@@ -174,7 +164,7 @@ fn fill_region<T: Copy + Default + Send>(
     convert: impl Fn(&[f32], &mut [T]) + Sync,
 ) {
     let w = img.width;
-    let [x0, x1, y0, y1] = setup.roi;
+    let (fast, slow) = (setup.region.fast(), setup.region.slow());
     out.par_chunks_mut(chunk).enumerate().for_each(|(c, out)| {
         let first = start + c * chunk;
         let mut i = first;
@@ -183,10 +173,10 @@ fn fill_region<T: Copy + Default + Send>(
             let s = i / w;
             let row = s * w;
             let row_end = (row + w).min(end);
-            let (lo, hi) = if s >= y0 && s <= y1 && x0 <= x1 {
+            let (lo, hi) = if slow.contains(&s) && !fast.is_empty() {
                 (
-                    (row + x0).clamp(i, row_end),
-                    (row + x1 + 1).clamp(i, row_end),
+                    (row + fast.start).clamp(i, row_end),
+                    (row + fast.end).clamp(i, row_end),
                 )
             } else {
                 (row_end, row_end)
@@ -297,20 +287,21 @@ pub fn to_u8(setup: &Setup, img: &Rendered, scale: f64) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::params::{Lattice, Params};
+    use crate::setup::Region;
     use proptest::prelude::*;
     use std::sync::Arc;
 
     /// nanoBragg's statistics pixel by pixel, in scan order: the reference for [`stats`].
-    fn naive(setup: &Setup, img: &Rendered) -> (f64, Option<(usize, usize)>, f64, f64, f64, usize) {
-        let [x0, x1, y0, y1] = setup.roi;
+    fn naive(
+        roi: [usize; 4],
+        mask: Option<&[u16]>,
+        img: &Rendered,
+    ) -> (f64, Option<(usize, usize)>, f64, f64, f64, usize) {
+        let [x0, x1, y0, y1] = roi;
         let (mut sum, mut sumsq, mut n, mut max, mut at) = (0.0, 0.0, 0, 0.0, None);
         for s in y0..=y1.min(img.height - 1) {
             for f in x0..=x1.min(img.width - 1) {
-                if setup
-                    .mask
-                    .as_ref()
-                    .is_some_and(|m| m[s * img.width + f] == 0)
-                {
+                if mask.is_some_and(|m| m[s * img.width + f] == 0) {
                     continue;
                 }
                 let v = f64::from(img.pixels[s * img.width + f]);
@@ -417,7 +408,7 @@ mod tests {
             p.structure_factors.default_f = 1.0;
             let mut setup = Setup::new(&p).expect("valid parameters");
             let [a, b, c, d] = roi;
-            setup.roi = [a.min(b), a.max(b), c.min(d), c.max(d)];
+            let roi = [a.min(b), a.max(b), c.min(d), c.max(d)];
             let mut x = seed | 1;
             let mut next = || {
                 x ^= x << 13;
@@ -433,12 +424,11 @@ mod tests {
                     r => (next() % 1000) as f32 / 7.0 + r as f32,
                 })
                 .collect();
-            if masked {
-                setup.mask = Some(Arc::new((0..width * height).map(|_| (next() % 3) as u16).collect()));
-            }
+            let mask = masked.then(|| Arc::new((0..width * height).map(|_| (next() % 3) as u16).collect::<Vec<_>>()));
+            setup.region = Region::new(width, height, Some(roi), mask.clone());
             let img = Rendered { width, height, pixels, omega_sum: 0.0, interpolation_miss: None };
             let got = stats(&setup, &img);
-            let (max, at, mean, rms, rmsd, n) = naive(&setup, &img);
+            let (max, at, mean, rms, rmsd, n) = naive(roi, mask.as_deref().map(|m| m.as_slice()), &img);
             prop_assert_eq!(got.max, max);
             prop_assert_eq!(got.rendered, n);
             let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs() || (a.is_nan() && b.is_nan());

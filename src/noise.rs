@@ -50,10 +50,10 @@ pub struct NoiseImage {
     pub counts: Vec<i32>,
 }
 
-/// Whether pixel `(fast, slow)` lies inside the inclusive ROI `(fast_min, fast_max, slow_min,
-/// slow_max)`.
-fn in_roi(fast: usize, slow: usize, roi: (usize, usize, usize, usize)) -> bool {
-    let (fmin, fmax, smin, smax) = roi;
+/// Whether pixel `(fast, slow)` lies inside the inclusive ROI `[fast_min, fast_max, slow_min,
+/// slow_max]`.
+fn in_roi(fast: usize, slow: usize, roi: [usize; 4]) -> bool {
+    let [fmin, fmax, smin, smax] = roi;
     fast >= fmin && fast <= fmax && slow >= smin && slow <= smax
 }
 
@@ -72,7 +72,7 @@ fn to_pixel(n: f64, adc: f64) -> (u16, bool) {
 /// Simulate Poisson noise on a float image.
 ///
 /// `float` holds photons per pixel, row-major with `width` pixels per row (a trailing partial
-/// row, if any, is treated as a short row). `roi = (fast_min, fast_max, slow_min, slow_max)`
+/// row, if any, is treated as a short row). `roi = [fast_min, fast_max, slow_min, slow_max]`
 /// are inclusive pixel indices; only pixels inside draw a deviate, the others are 0. `seed` is
 /// the user's `-seed` value: [`NoiseMode::Counter`] keys the generator with `seed as u64`,
 /// [`NoiseMode::Compat`] starts C's generator from the internal value `-seed` with a fresh
@@ -83,7 +83,7 @@ fn to_pixel(n: f64, adc: f64) -> (u16, bool) {
 pub fn noise_image(
     float: &[f32],
     width: usize,
-    roi: (usize, usize, usize, usize),
+    roi: [usize; 4],
     seed: i64,
     adc: f64,
     mode: NoiseMode,
@@ -136,7 +136,7 @@ pub fn noise_image_compat(
     seed_c: &mut i64,
     float: &[f32],
     width: usize,
-    roi: (usize, usize, usize, usize),
+    roi: [usize; 4],
     adc: f64,
     counts: bool,
 ) -> NoiseImage {
@@ -178,7 +178,7 @@ pub fn noise_image_compat(
 fn noise_image_counter(
     float: &[f32],
     width: usize,
-    roi: (usize, usize, usize, usize),
+    roi: [usize; 4],
     key: u64,
     adc: f64,
     counts: bool,
@@ -207,7 +207,7 @@ fn noise_image_counter(
         .map(|(slow, ((out_row, in_row), count_row))| {
             let mut photons = 0.0f64;
             let mut overloads = 0u64;
-            if slow < roi.2 || slow > roi.3 {
+            if slow < roi[2] || slow > roi[3] {
                 return (photons, overloads);
             }
             let base = (slow as u64).wrapping_mul(width as u64);
@@ -215,7 +215,7 @@ fn noise_image_counter(
             for (c, (outs, values)) in chunks.enumerate() {
                 let f0 = LANES * c;
                 // A vector of pixels inside the ROI needs no per-pixel test.
-                let inside = values.len() == LANES && f0 >= roi.0 && f0 + LANES - 1 <= roi.1;
+                let inside = values.len() == LANES && f0 >= roi[0] && f0 + LANES - 1 <= roi[1];
                 let index = std::array::from_fn(|i| base.wrapping_add((f0 + i) as u64));
                 let mean = std::array::from_fn(|i| {
                     let take = inside || (i < values.len() && in_roi(f0 + i, slow, roi));
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn compat_full_roi_matches_c() {
-        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 7, 40.0, NoiseMode::Compat, false);
+        let img = noise_image(&IMAGE, 4, [0, 3, 0, 2], 7, 40.0, NoiseMode::Compat, false);
         assert_eq!(
             img.pixels,
             [40, 40, 46, 53, 50, 72, 1085, 65535, 65535, 65304, 45, 167]
@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn compat_partial_roi_matches_c() {
-        let img = noise_image(&IMAGE, 4, (1, 2, 1, 2), 7, 40.0, NoiseMode::Compat, false);
+        let img = noise_image(&IMAGE, 4, [1, 2, 1, 2], 7, 40.0, NoiseMode::Compat, false);
         assert_eq!(img.pixels, [0, 0, 0, 0, 0, 94, 973, 0, 0, 65463, 44, 0]);
         assert_eq!(img.photons, 66414.0);
         assert_eq!(img.overloads, 0);
@@ -287,7 +287,7 @@ mod tests {
     fn compat_negative_values_clamp_to_zero() {
         // Same draws as C with seed 0 and adc -100 (C gives 2135389.5 photons, 2 overloads);
         // C's x86 cast would wrap the negative pixels, here they are 0.
-        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 0, -100.0, NoiseMode::Compat, false);
+        let img = noise_image(&IMAGE, 4, [0, 3, 0, 2], 0, -100.0, NoiseMode::Compat, false);
         assert_eq!(img.photons, 2135389.5);
         assert_eq!(img.overloads, 2);
         assert_eq!(
@@ -306,7 +306,7 @@ mod tests {
             noise_image(
                 float,
                 width,
-                (3, width - 4, 2, height - 3),
+                [3, width - 4, 2, height - 3],
                 1234,
                 40.0,
                 NoiseMode::Counter,
@@ -337,7 +337,7 @@ mod tests {
         // Outside the ROI everything is 0; inside, at least the ADC offset.
         for (i, &p) in one.pixels.iter().enumerate() {
             let (fast, slow) = (i % width, i / width);
-            if in_roi(fast, slow, (3, width - 4, 2, height - 3)) {
+            if in_roi(fast, slow, [3, width - 4, 2, height - 3]) {
                 assert!(p >= 40);
             } else {
                 assert_eq!(p, 0);
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn counter_pixels_follow_rng_poisson() {
-        let img = noise_image(&IMAGE, 4, (0, 3, 0, 2), 9, 0.0, NoiseMode::Counter, false);
+        let img = noise_image(&IMAGE, 4, [0, 3, 0, 2], 9, 0.0, NoiseMode::Counter, false);
         let mut photons = 0.0;
         let mut overloads = 0;
         for (i, &v) in IMAGE.iter().enumerate() {
@@ -365,14 +365,14 @@ mod tests {
     fn roi_exclusion_and_overloads() {
         for mode in [NoiseMode::Counter, NoiseMode::Compat] {
             let float = vec![1e5f32; 5 * 4];
-            let img = noise_image(&float, 5, (1, 3, 1, 2), 3, 40.0, mode, false);
+            let img = noise_image(&float, 5, [1, 3, 1, 2], 3, 40.0, mode, false);
             assert_eq!(img.overloads, 6, "{mode:?}");
             for (i, &p) in img.pixels.iter().enumerate() {
                 let inside = (1..=3).contains(&(i % 5)) && (1..=2).contains(&(i / 5));
                 assert_eq!(p, if inside { 65535 } else { 0 }, "{mode:?} pixel {i}");
             }
             // An empty ROI draws nothing.
-            let img = noise_image(&float, 5, (3, 1, 0, 3), 3, 40.0, mode, false);
+            let img = noise_image(&float, 5, [3, 1, 0, 3], 3, 40.0, mode, false);
             assert!(img.pixels.iter().all(|&p| p == 0));
             assert_eq!((img.photons, img.overloads), (0.0, 0));
         }
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn counts_are_the_deviates_without_offset_or_clipping() {
         for mode in [NoiseMode::Counter, NoiseMode::Compat] {
-            let roi = (1, 3, 0, 2);
+            let roi = [1, 3, 0, 2];
             let with = noise_image(&IMAGE, 4, roi, 9, 40.0, mode, true);
             let without = noise_image(&IMAGE, 4, roi, 9, 40.0, mode, false);
             assert!(without.counts.is_empty());
@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn zero_mean_pixels_get_the_adc_offset() {
         let float = vec![0.0f32; 12];
-        let img = noise_image(&float, 4, (0, 3, 0, 2), 1, 40.0, NoiseMode::Counter, false);
+        let img = noise_image(&float, 4, [0, 3, 0, 2], 1, 40.0, NoiseMode::Counter, false);
         assert!(img.pixels.iter().all(|&p| p == 40));
         assert_eq!(img.photons, 0.0);
     }
@@ -415,12 +415,12 @@ mod tests {
     fn odd_inputs_do_not_panic() {
         let float = [f32::NAN, f32::INFINITY, -5.0, f32::MAX, 1.0, 2.0, 3.0];
         for mode in [NoiseMode::Counter, NoiseMode::Compat] {
-            let img = noise_image(&float, 0, (0, 10, 0, 10), i64::MIN, f64::NAN, mode, false);
+            let img = noise_image(&float, 0, [0, 10, 0, 10], i64::MIN, f64::NAN, mode, false);
             assert_eq!(img.pixels, [0; 7]);
             let img = noise_image(
                 &float,
                 3,
-                (0, usize::MAX, 0, usize::MAX),
+                [0, usize::MAX, 0, usize::MAX],
                 i64::MIN,
                 0.0,
                 mode,
@@ -432,7 +432,7 @@ mod tests {
                 // C's inf + sqrt(inf)*gaussdev may be NaN; the counter generator returns inf.
                 assert_eq!(img.pixels[1], 65535, "infinite mean overloads");
             }
-            let img = noise_image(&[], 4, (0, 3, 0, 2), 5, 40.0, mode, false);
+            let img = noise_image(&[], 4, [0, 3, 0, 2], 5, 40.0, mode, false);
             assert!(img.pixels.is_empty());
         }
     }

@@ -352,7 +352,7 @@ proptest! {
         let roi = [corner[0], corner[0] + extent[0], corner[1], corner[1] + extent[1]];
         p.sampling.roi = Some(roi);
         let Ok(part) = Setup::new(&p) else { return Ok(()) };
-        let [x0, x1, y0, y1] = part.roi;
+        let [x0, x1, y0, y1] = roi;
         for backend in Backend::ALL {
             let full = engine::render(&whole, backend);
             let cut = engine::render(&part, backend);

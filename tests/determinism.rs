@@ -180,11 +180,10 @@ fn outputs(setup: &Setup, job: &Job, backend: Backend) -> Outputs {
     image::fill_u16(setup, &rendered, int_scale, o.adc, 0, &mut int);
     let pgm_scale = image::pgm_scale(o.pgm_scale, &stats, int_scale);
     let pgm = image::to_u8(setup, &rendered, pgm_scale);
-    let [x0, x1, y0, y1] = setup.roi;
     let noisy = noise::noise_image(
         &rendered.pixels,
         rendered.width,
-        (x0, x1, y0, y1),
+        setup.region.bounds(),
         o.seed,
         o.adc,
         o.noise_mode,

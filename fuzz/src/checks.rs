@@ -743,7 +743,7 @@ pub fn render(data: &[u8]) {
                 "{name} pixel ({f}, {s}) is {v} for {params:?}"
             );
             assert!(
-                v == 0.0 || engine::is_rendered(&setup, f, s),
+                v == 0.0 || setup.region.is_rendered(f, s),
                 "{name} pixel ({f}, {s}) outside the region or mask is {v} for {params:?}"
             );
         }

@@ -61,7 +61,7 @@ pub fn render_observed(setup: &Setup, backend: Backend, row_done: &(dyn Fn() + S
     let width = setup.detector.fpixels;
     let height = setup.detector.spixels;
     let mut pixels = vec![0f32; width * height];
-    let first = first_rendered(setup);
+    let first = setup.region.first_rendered();
     // C's run-wide interpolation switch (compat) only has a meaning in serial order.
     let serial = setup.compat && setup.interpolate;
     let backend = if serial { Backend::Scalar } else { backend };
@@ -141,28 +141,6 @@ fn render_rows<K: RowKernel>(
     }
     let rows = pixels.par_chunks_mut(width).enumerate();
     rows.map_init(|| kernel.scratch(), row).collect()
-}
-
-/// Whether pixel `(f, s)` is rendered (inside the region of interest and not masked).
-#[inline]
-pub fn is_rendered(setup: &Setup, f: usize, s: usize) -> bool {
-    let [x0, x1, y0, y1] = setup.roi;
-    if f < x0 || f > x1 || s < y0 || s > y1 {
-        return false;
-    }
-    match &setup.mask {
-        Some(m) => m[s * setup.detector.fpixels + f] != 0,
-        None => true,
-    }
-}
-
-/// The first rendered pixel in raster order (nanoBragg's first evaluation, which matters for
-/// the φ = 0 quirk Q1 under `compat`).
-pub fn first_rendered(setup: &Setup) -> Option<(usize, usize)> {
-    let [x0, x1, y0, y1] = setup.roi;
-    (y0..=y1)
-        .flat_map(|s| (x0..=x1).map(move |f| (f, s)))
-        .find(|&(f, s)| is_rendered(setup, f, s))
 }
 
 /// Agreement required between the SIMD and scalar engines: Pearson correlation.

@@ -78,11 +78,10 @@ pub fn render_row(
     latch: Option<&mut bool>,
 ) -> RowStats {
     // Only the region of interest is visited: the time is proportional to its area.
-    let [x0, x1, y0, y1] = setup.roi;
-    if s < y0 || s > y1 {
+    if !setup.region.slow().contains(&s) {
         return RowStats::default();
     }
-    render_row_range(setup, s, row, x0..(x1 + 1).min(row.len()), first, latch)
+    render_row_range(setup, s, row, setup.region.fast(), first, latch)
 }
 
 /// Render the pixels `fast` of row `s` into `row` (indexed by the fast pixel index).
@@ -96,7 +95,7 @@ pub fn render_row_range(
 ) -> RowStats {
     let mut stats = RowStats::default();
     for f in fast {
-        if !super::is_rendered(setup, f, s) {
+        if !setup.region.is_rendered(f, s) {
             continue;
         }
         let is_first = first == Some((f, s));

@@ -183,11 +183,10 @@ pub fn stage_frame(
 
 /// The noise image of the frame's region of interest.
 fn noise_image(setup: &Setup, rendered: &Rendered, s: &Scaling, counts: bool) -> NoiseImage {
-    let [x0, x1, y0, y1] = setup.roi;
     noise::noise_image(
         &rendered.pixels,
         rendered.width,
-        (x0, x1, y0, y1),
+        setup.region.bounds(),
         s.seed,
         s.adc,
         s.noise_mode,

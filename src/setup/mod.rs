@@ -11,6 +11,7 @@
 
 pub mod crystal;
 pub mod detector;
+mod region;
 pub(crate) mod sampling;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::vec3::{self, IDENTITY, Mat3, Vec3};
 
 pub use crystal::CrystalSetup;
 pub use detector::DetectorGeometry;
+pub use region::Region;
 
 /// Most sources (divergence points × wavelengths, or source-file lines).
 pub const MAX_SOURCES: f64 = 1e6;
@@ -115,10 +117,8 @@ pub struct Setup {
     pub curved: bool,
     /// Resolution cut (m), 0 = off.
     pub dmin: f64,
-    /// Rendered region, inclusive pixel indices: fast min, fast max, slow min, slow max.
-    pub roi: [usize; 4],
-    /// Mask (0 = skip).
-    pub mask: Option<Arc<Vec<u16>>>,
+    /// The rendered pixels: region of interest and mask.
+    pub region: Region,
     /// Reproduce nanoBragg.c's bugs.
     pub compat: bool,
     /// The values nanoBragg reports: φ start and range (rad).
@@ -389,7 +389,12 @@ impl Setup {
         let (fluence, scale, water) = fluence_scale_water(p);
         brightest_pixel_fits(p, &crystal, &det, scale, water)?;
 
-        let roi = region(p, &det);
+        let region = Region::new(
+            det.fpixels,
+            det.spixels,
+            p.sampling.roi,
+            p.detector.mask.clone(),
+        );
 
         let mut setup = Setup {
             detector: det,
@@ -418,8 +423,7 @@ impl Setup {
             point_pixel: p.detector.point_pixel,
             curved: p.detector.curved,
             dmin: p.sampling.dmin,
-            roi,
-            mask: p.detector.mask.clone(),
+            region,
             compat,
             phi_report: [p.rotation.phi0, phi.range],
             mosaic_spread: spread,
@@ -570,7 +574,7 @@ impl Setup {
             v3(vec3::cross(d.beam, d.polar))
         ));
         log.push(format!("  dials origin= {}", v3(d.dials_origin)));
-        let r = self.roi;
+        let r = self.region.bounds();
         log.push(format!(
             "  roi: {} < x < {} && {} < y < {}",
             r[0], r[1], r[2], r[3]
@@ -764,15 +768,6 @@ fn fluence_scale_water(p: &Params) -> (f64, f64, f64) {
     let w = p.water_size;
     let water = WATER_F * WATER_F * scale * w * w * w * 1e6 * AVOGADRO / WATER_MW;
     (fluence, scale, water)
-}
-
-/// The region of interest, clipped to the detector (inclusive pixel bounds).
-fn region(p: &Params, det: &DetectorGeometry) -> [usize; 4] {
-    let (nf, ns) = (det.fpixels, det.spixels);
-    match p.sampling.roi {
-        Some([x0, x1, y0, y1]) => [x0, x1.min(nf - 1), y0, y1.min(ns - 1)],
-        None => [0, nf - 1, 0, ns - 1],
-    }
 }
 
 /// The real-space cell of every (φ, mosaic domain) pair, φ outermost: each vector rotated by φ

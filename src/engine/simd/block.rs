@@ -109,26 +109,24 @@ impl Block {
     ) -> bool {
         let n = end - f0;
         self.nvec = n.div_ceil(LANES);
-        let [x0, x1, y0, y1] = setup.roi;
-        let row_in = s >= y0 && s <= y1;
-        let whole = row_in && setup.mask.is_none() && skip.is_none() && f0 >= x0 && end - 1 <= x1;
+        let region = &setup.region;
+        let fast = region.fast();
+        let row_in = region.slow().contains(&s);
+        let whole =
+            row_in && !region.is_masked() && skip.is_none() && f0 >= fast.start && end <= fast.end;
         let any = if whole {
             // The common case: every pixel of the block is rendered.
             self.active[..n].fill(true);
             self.active[n..self.nvec * LANES].fill(false);
             true
         } else {
-            let mask = setup
-                .mask
-                .as_deref()
-                .map(|m| &m[s * setup.detector.fpixels..]);
+            let mask = if row_in { region.row_mask(s) } else { None };
             let mut any = false;
             for i in 0..self.nvec * LANES {
                 let f = f0 + i;
                 let on = row_in
                     && i < n
-                    && f >= x0
-                    && f <= x1
+                    && fast.contains(&f)
                     && mask.is_none_or(|m| m[f] != 0)
                     && skip != Some(f);
                 self.active[i] = on;

@@ -253,12 +253,12 @@ pub fn render_row(
     let mut stats = RowStats::default();
     // Only the region of interest is visited: the time is proportional to its area. Vectors
     // start on multiples of LANES, so a pixel's value does not depend on the region.
-    let [x0, x1, y0, y1] = setup.roi;
-    if s < y0 || s > y1 {
+    let fast = setup.region.fast();
+    if !setup.region.slow().contains(&s) || fast.is_empty() {
         return stats;
     }
-    let stop = (x1 + 1).min(row.len());
-    let mut f0 = x0 / LANES * LANES;
+    let stop = fast.end;
+    let mut f0 = fast.start / LANES * LANES;
     while f0 < stop {
         let end = (f0 + BLOCK).min(stop);
         let q1_first = first.filter(|&(ff, fs)| {
