@@ -10,6 +10,15 @@ correlation of the two float images. Run it on an otherwise idle machine.
 
     python3 benches/compare_c.py --scaling [--runs N] [--threads T] [--only NAME ...]
 
+    python3 benches/compare_c.py --baseline OLD_BINARY [--runs N] [--only NAME ...]
+
+adds an earlier nanobragg build to each round (C, nanobragg, earlier build, in turn) and prints
+beside the C comparison the earlier build's median time, the median and range of the ratios
+new/earlier of each round's pair (below 1: faster now), and whether the two float images have
+the same bytes.
+
+    python3 benches/compare_c.py --scaling [--runs N] [--threads T] [--only NAME ...]
+
 measures nanobragg's thread scaling instead (default: the heavy case): it alternates runs on one
 thread and on T threads (N each, fresh scratch directories), and prints the median wall times,
 their ratio, and the median and range of the ratios of each alternating pair. Each round also
@@ -18,6 +27,7 @@ is the most T cores of this machine give this work (the "ceiling"), against whic
 read.
 """
 import argparse
+import filecmp
 import os
 import shutil
 import statistics
@@ -130,6 +140,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--baseline", metavar="OLD_BINARY",
+                    help="an earlier nanobragg build timed in the same rounds")
     ap.add_argument("--scaling", action="store_true",
                     help="time nanobragg on 1 thread against --threads (default case: heavy)")
     opts = ap.parse_args()
@@ -142,26 +154,39 @@ def main():
         scaling(opts, scratch, hkl)
         shutil.rmtree(scratch)
         return
-    print(f"threads={opts.threads} runs={opts.runs}")
-    print(f"{'case':26} {'C s':>8} {'nanobragg s':>12} {'ratio':>7} {'C MiB':>7} {'nb MiB':>7} {'correlation':>13}")
+    base = os.path.abspath(opts.baseline) if opts.baseline else None
+    binaries = [C_BIN, R_BIN] + ([base] if base else [])
+    tags = {C_BIN: "c", R_BIN: "r", base: "b"}
+    print(f"threads={opts.threads} runs={opts.runs}" + (f" baseline={base}" if base else ""))
+    head = f"{'case':26} {'C s':>8} {'nanobragg s':>12} {'ratio':>7} {'C MiB':>7} {'nb MiB':>7} {'correlation':>13}"
+    if base:
+        head += f" {'earlier s':>10} {'new/earlier':>12} {'pair range':>12} {'same bytes':>11}"
+    print(head)
     for name, args in CASES:
         if opts.only and name not in opts.only:
             continue
-        times = {C_BIN: [], R_BIN: []}
-        mem = {C_BIN: 0.0, R_BIN: 0.0}
+        times = {b: [] for b in binaries}
+        mem = {b: 0.0 for b in binaries}
         images = {}
         for i in range(opts.runs):
-            for binary in (C_BIN, R_BIN):
-                tag = "c" if binary == C_BIN else "r"
-                wall, rss, img = run(binary, args, opts.threads, os.path.join(scratch, tag), hkl)
+            for binary in binaries:
+                workdir = os.path.join(scratch, tags[binary])
+                wall, rss, img = run(binary, args, opts.threads, workdir, hkl)
                 times[binary].append(wall)
                 mem[binary] = max(mem[binary], rss)
                 images[binary] = img
         out = subprocess.run([CMP_BIN, images[C_BIN], images[R_BIN]], capture_output=True, text=True)
         corr = out.stdout.split()[1] if out.returncode == 0 else "error"
         tc, tr = statistics.median(times[C_BIN]), statistics.median(times[R_BIN])
-        print(f"{name:26} {tc:8.3f} {tr:12.3f} {tc / tr:7.1f} {mem[C_BIN]:7.0f} {mem[R_BIN]:7.0f} {corr:>13}",
-              flush=True)
+        line = f"{name:26} {tc:8.3f} {tr:12.3f} {tc / tr:7.1f} {mem[C_BIN]:7.0f} {mem[R_BIN]:7.0f} {corr:>13}"
+        if base:
+            pairs = [a / b for a, b in zip(times[R_BIN], times[base])]
+            # Compared in small blocks: reading whole images would raise this process's peak
+            # memory, which the programs it starts afterwards inherit in their measured peak.
+            same = "yes" if filecmp.cmp(images[R_BIN], images[base], shallow=False) else "NO"
+            line += (f" {statistics.median(times[base]):10.3f} {statistics.median(pairs):12.3f}"
+                     f" {min(pairs):.3f}-{max(pairs):.3f} {same:>11}")
+        print(line, flush=True)
     shutil.rmtree(scratch)
 
 

@@ -31,6 +31,28 @@ pub struct Stats {
 
 /// Compute nanoBragg's statistics. Each row's sums run on eight lanes (eight partial sums
 /// added in lane order at the end of the row).
+///
+/// ```
+/// use nanobragg::{engine, image, params::Lattice, params::Params, setup::Setup};
+///
+/// let mut p = Params::default();
+/// let right = 90f64.to_radians();
+/// p.crystal.lattice = Lattice::cell(50e-10, 50e-10, 50e-10, right, right, right);
+/// p.structure_factors.default_f = 100.0;
+/// p.detector.set_pixels(20, 10);
+/// p.sampling.roi = Some([0, 9, 0, 9]);
+/// let setup = Setup::new(&p)?;
+/// let rendered = engine::render(&setup, engine::Backend::Simd);
+/// let stats = image::stats(&setup, &rendered);
+/// assert_eq!(stats.rendered, 100);
+/// assert!(stats.max >= stats.mean && stats.mean > 0.0);
+/// // The integer image's scale nanoBragg picks when -scale is not given.
+/// let scale = image::int_scale(None, &stats);
+/// let mut counts = vec![0u16; rendered.pixels.len()];
+/// image::fill_u16(&setup, &rendered, scale, 40.0, 0, &mut counts);
+/// assert_eq!(counts[10], 0); // outside the region of interest
+/// # Ok::<(), nanobragg::Error>(())
+/// ```
 pub fn stats(setup: &Setup, img: &Rendered) -> Stats {
     let w = img.width;
     let region = &setup.region;

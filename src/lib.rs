@@ -46,6 +46,8 @@ pub mod physics;
 mod python;
 pub(crate) mod rng;
 pub mod setup;
+pub(crate) mod spelling;
+pub mod suite;
 pub mod vec3;
 
 pub use error::{Error, Result};

@@ -16,6 +16,13 @@ fn run() -> anyhow::Result<ExitCode> {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if let Some((name, rest)) = argv.split_first() {
+        let stdout = std::io::stdout();
+        if let Some(done) = nanobragg::suite::run(name, rest, &mut stdout.lock()) {
+            done?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let args = match cli::parse(&argv)? {
         ParseOutcome::Exit { text, code } => {
             print!("{text}");

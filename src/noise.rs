@@ -80,6 +80,18 @@ fn to_pixel(n: f64, adc: f64) -> (u16, bool) {
 ///
 /// With `counts` the deviates are also kept in [`NoiseImage::counts`]. With `width == 0` no
 /// pixel can be addressed and the result is all zeros.
+///
+/// ```
+/// use nanobragg::noise::{NoiseMode, noise_image};
+///
+/// let photons = vec![100.0f32; 64 * 8];
+/// let a = noise_image(&photons, 64, [0, 63, 0, 7], 1, 10.0, NoiseMode::Counter, true);
+/// let b = noise_image(&photons, 64, [0, 63, 0, 7], 1, 10.0, NoiseMode::Counter, true);
+/// assert_eq!(a.pixels, b.pixels); // keyed by seed and pixel: the same on any thread count
+/// assert!(a.pixels.iter().zip(&a.counts).all(|(&p, &n)| i32::from(p) == n + 10));
+/// let mean = a.photons / photons.len() as f64;
+/// assert!((mean - 100.0).abs() < 3.0);
+/// ```
 pub fn noise_image(
     float: &[f32],
     width: usize,

@@ -34,11 +34,11 @@
 //!
 //! # Counter-based generator
 //!
-//! [`uniform`] maps `(key, index, counter)` to a uniform deviate without any state: the pair
+//! `uniform` maps `(key, index, counter)` to a uniform deviate without any state: the pair
 //! `(key, index)` is hashed into the starting state of a SplitMix64 sequence (Steele, Lea &
 //! Flood 2014) and `counter` selects an element of that sequence, i.e. the output is
 //! `mix64(stream + (counter+1)·φ)` with `φ = 0x9E3779B97F4A7C15` and `mix64` the SplitMix64
-//! finaliser. [`poisson`] draws an exact Poisson deviate from the stream `(seed, index)` only, so
+//! finaliser. `poisson` draws an exact Poisson deviate from the stream `(seed, index)` only, so
 //! every pixel's noise is a pure function of the seed and the pixel index, independent of thread
 //! count and scheduling: sequential-search inversion for means `< 10`, Hörmann's transformed
 //! rejection with squeeze (PTRS, 1993) for `10 ≤ mean < 10⁹`, and a rounded Gaussian beyond.
@@ -401,7 +401,7 @@ fn stream_state(key: u64, index: u64) -> u64 {
     stream_state_hashed(mix64(key ^ 0x243F_6A88_85A3_08D3), index)
 }
 
-/// [`stream_state`] with the key already hashed.
+/// `stream_state` with the key already hashed.
 fn stream_state_hashed(hashed_key: u64, index: u64) -> u64 {
     mix64(hashed_key ^ mix64(index.wrapping_mul(GOLDEN_GAMMA) ^ 0x1319_8A2E_0370_7344))
 }
@@ -551,7 +551,7 @@ impl PoissonStreams {
     }
 
     /// A Poisson deviate (integer-valued) of the given mean from stream `index`; see
-    /// [`poisson`]. For `0 < mean <` [`INVERSION_LIMIT`], `exp_neg_mean` must be `e^(−mean)`
+    /// `poisson`. For `0 < mean <` [`INVERSION_LIMIT`], `exp_neg_mean` must be `e^(−mean)`
     /// (callers compute it in bulk with vector code); otherwise it is ignored.
     pub fn draw(&self, index: u64, mean: f64, exp_neg_mean: f64) -> f64 {
         if mean.is_nan() || mean <= 0.0 {
@@ -629,7 +629,7 @@ impl PoissonStreams {
 pub const VECTOR_TERMS: usize = 24;
 
 /// A Poisson deviate (integer-valued) of the given mean, a pure function of
-/// `(seed, index, mean)` that uses only draws from the stream `(seed, index)` of [`uniform`].
+/// `(seed, index, mean)` that uses only draws from the stream `(seed, index)` of `uniform`.
 ///
 /// * `mean ≤ 0` or NaN: 0 (no draw).
 /// * `0 < mean < 10`: inversion by sequential search (one draw).

@@ -134,6 +134,27 @@ fn count(option: &str, v: i32) -> Result<usize> {
 /// The sections of [`Params`] are converted in nanoBragg.c's order: the `-mask` and `-img`
 /// headers first (so options override them), then beam, detector, crystal, rotation, sampling
 /// and structure factors; then the outputs.
+///
+/// ```
+/// use nanobragg::cli::{self, ParseOutcome};
+/// use nanobragg::{engine, setup::Setup};
+///
+/// let line = "-cell 100 100 100 90 90 90 -default_F 100 -lambda 6.2 -N 5 -detpixels 64";
+/// let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+/// let ParseOutcome::Run(args) = cli::parse(&argv)? else { unreachable!() };
+/// let job = cli::to_job(&args)?;
+/// assert_eq!(job.params.beam.wavelength, 6.2e-10); // SI units inside
+/// let setup = Setup::new(&job.params)?;
+/// let image = engine::render(&setup, job.backend);
+/// assert_eq!(image.pixels.len(), 64 * 64);
+///
+/// // Usage errors name the option (exit status 2 on the command line).
+/// let bad: Vec<String> = ["-lambda", "fast"].map(String::from).to_vec();
+/// let err = cli::parse(&bad).and_then(|_| Ok(())).unwrap_err();
+/// assert_eq!(err.exit_code(), 2);
+/// assert!(err.to_string().contains("-lambda"), "{err}");
+/// # Ok::<(), nanobragg::Error>(())
+/// ```
 pub fn to_job(a: &CliArgs) -> Result<Job> {
     let started = std::time::Instant::now();
     let mut notes: Vec<String> = a.warnings.iter().map(|w| format!("WARNING: {w}")).collect();

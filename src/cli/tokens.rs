@@ -27,6 +27,7 @@
 //! case-sensitive as in C.
 
 use crate::error::{Error, Result};
+use crate::spelling::edit_distance;
 
 /// How many values an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -639,33 +640,6 @@ pub fn suggest(name: &str) -> Option<&'static str> {
         .map(|(_, cand)| cand)
 }
 
-/// Optimal-string-alignment distance: Levenshtein plus transposition of adjacent characters.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    for (i, row) in d.chunks_mut(width).enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d.iter_mut().take(width).enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1)
-                .min(d[i * width + j - 1] + 1)
-                .min(d[(i - 1) * width + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * width + j - 2] + 1);
-            }
-            d[i * width + j] = best;
-        }
-    }
-    d[a.len() * width + b.len()]
-}
-
 /// Rewrites `--name` to `-name` for every option of [`OPTIONS`] (and its exact spellings), so
 /// clap's help and error texts show options the way nanoBragg users type them.
 pub fn single_dash(text: &str) -> String {
@@ -982,14 +956,6 @@ mod tests {
         assert_eq!(n.tokens, ["--pix0_vector", "0.1", "0", "0"]);
         assert_eq!(n.notes.len(), 1);
         assert!(n.notes[0].contains("metres"));
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("lamda", "lambda"), 1);
-        assert_eq!(edit_distance("distnace", "distance"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("abc", "abc"), 0);
     }
 
     #[test]

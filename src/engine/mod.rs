@@ -51,6 +51,29 @@ pub struct Rendered {
 }
 
 /// Render the float image with the chosen backend.
+///
+/// Rows are shared out to rayon's threads; the image does not depend on their number. Both
+/// backends give the same image to within [`MIN_CORRELATION`] and [`MAX_RELATIVE_ERROR`]
+/// (bit for bit on nanoBragg's test cases).
+///
+/// ```
+/// use nanobragg::engine::{self, Backend};
+/// use nanobragg::params::{Lattice, Params};
+/// use nanobragg::setup::Setup;
+///
+/// let mut p = Params::default();
+/// let right = 90f64.to_radians();
+/// p.crystal.lattice = Lattice::cell(50e-10, 50e-10, 50e-10, right, right, right);
+/// p.structure_factors.default_f = 100.0;
+/// p.detector.set_pixels(32, 24);
+/// let setup = Setup::new(&p)?;
+/// let fast = engine::render(&setup, Backend::Simd);
+/// let reference = engine::render(&setup, Backend::Scalar);
+/// assert_eq!((fast.width, fast.height), (32, 24));
+/// let (correlation, worst) = engine::agreement(&reference.pixels, &fast.pixels);
+/// assert!(correlation >= engine::MIN_CORRELATION && worst <= engine::MAX_RELATIVE_ERROR);
+/// # Ok::<(), nanobragg::Error>(())
+/// ```
 pub fn render(setup: &Setup, backend: Backend) -> Rendered {
     render_observed(setup, backend, &|| {})
 }

@@ -253,6 +253,23 @@ const PART_BYTES: usize = 1 << 18;
 /// Reads an HKL text file into a grid; `default_f` fills the unlisted cells of the core when
 /// it is non-zero. See the module documentation for the accepted syntax.
 ///
+/// ```
+/// use nanobragg::io::read_hkl;
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("P1.hkl");
+/// std::fs::write(&path, "# h k l F\n0 0 0 100.0\n1 1 1 25 sigma 3\n")?;
+/// let grid = read_hkl(&path, 0.0)?;
+/// assert_eq!(grid.get(1, 1, 1), Some(25.0));
+/// assert_eq!(grid.get(1, 0, 0), Some(0.0)); // inside the grid, not listed
+/// assert_eq!(grid.get(3, 0, 0), None); // outside it
+///
+/// std::fs::write(&path, "0 0 1 100.0\n1 0 x 25\n")?;
+/// let err = read_hkl(&path, 0.0).unwrap_err().to_string();
+/// assert!(err.ends_with("P1.hkl:2: l is not a number: \"x\""), "{err}"); // file and line
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Large files are cut at line ends into parts parsed in parallel; the reflections are merged
 /// in file order and the first bad line in the file is reported, so the result does not
 /// depend on the thread count.

@@ -211,6 +211,22 @@ impl SmvHeader {
 ///
 /// `data` must hold `size1·size2` pixels, fast index varying fastest; otherwise an
 /// [`Error::Io`] of kind `InvalidInput` is returned and nothing is written.
+///
+/// ```
+/// use nanobragg::io::{SmvHeader, read_smv, write_smv};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("image.img");
+/// let header = SmvHeader { size1: 3, size2: 2, pixel_size_mm: 0.1, distance_mm: 100.0, ..Default::default() };
+/// write_smv(&path, &header, &[0, 1, 2, 3, 4, 65535])?;
+/// let image = read_smv(&path)?;
+/// assert_eq!((image.size1, image.size2, image.header_bytes), (3, 2, 512));
+/// assert_eq!(image.data, [0, 1, 2, 3, 4, 65535]);
+/// assert_eq!(image.value("PIXEL_SIZE"), Some(0.1));
+/// // nanoBragg's lookup takes the last match: CLOSE_DISTANCE (0 here) also ends in DISTANCE.
+/// assert_eq!(image.value("DISTANCE"), Some(0.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write_smv(path: &Path, header: &SmvHeader, data: &[u16]) -> Result<()> {
     write_smv_with(path, header, data.len(), |start, out| {
         out.copy_from_slice(&data[start..start + out.len()]);

@@ -439,13 +439,20 @@ impl Setup {
     /// frame i covers φ0 + i·osc to φ0 + (i + 1)·osc in the same steps (`-frames`). Frame 0 is
     /// this setup.
     ///
-    /// ```no_run
-    /// # use nanobragg::{engine, params::Params, setup::Setup};
-    /// # let params = Params::default();
+    /// ```
+    /// # use nanobragg::{engine, params::{Lattice, Params}, setup::Setup};
+    /// let mut params = Params::default();
+    /// let right = 90f64.to_radians();
+    /// params.crystal.lattice = Lattice::cell(50e-10, 50e-10, 50e-10, right, right, right);
+    /// params.structure_factors.default_f = 100.0;
+    /// params.detector.set_pixels(16, 16);
+    /// params.rotation.osc = Some(1f64.to_radians());
     /// let setup = Setup::new(&params)?;
-    /// let sweep: Vec<_> = (0..90)
+    /// let sweep: Vec<_> = (0..3)
     ///     .map(|i| engine::render(&setup.frame(i), engine::Backend::Simd))
     ///     .collect();
+    /// assert!((setup.frame_phi(2) - 2f64.to_radians()).abs() < 1e-12);
+    /// assert_eq!(sweep.len(), 3);
     /// # Ok::<(), nanobragg::Error>(())
     /// ```
     pub fn frame(&self, index: usize) -> Setup {

@@ -1,0 +1,12 @@
+//! `nearbragg`: not written yet.
+
+use std::io::Write;
+
+use crate::error::{Error, Result};
+
+/// The `nanobragg nearbragg` subcommand.
+pub fn main(_argv: &[String], _out: &mut dyn Write) -> Result<()> {
+    Err(Error::Unsupported {
+        option: "nearbragg".into(),
+    })
+}
