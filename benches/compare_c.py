@@ -44,18 +44,49 @@ R_BIN = os.path.join(ROOT, "target", "release", "nanobragg")
 CMP_BIN = os.path.join(ROOT, "target", "release", "examples", "compare_images")
 
 SEED = "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100"
+# (name, program, arguments): program is nanoBragg or one of the suite's C programs, run by
+# nanobragg as the subcommand of the same name in lower case.
 CASES = [
-    ("seed-4096", SEED + " -detpixels 4096"),
-    ("seed-4096-nonoise-nopgm", SEED + " -detpixels 4096 -nonoise -nopgm"),
-    ("seed-2048", SEED + " -detpixels 2048"),
-    ("seed-1024", SEED + " -detpixels 1024"),
-    ("heavy", "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 10 -distance 100 "
-              "-detpixels 2048 -oversample 2 -mosaic 0.5 -mosaic_domains 10 -phi 0.05 -osc 0.1 -phisteps 4"),
-    ("div-disp", "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 10 -distance 100 "
-                 "-detpixels 1024 -divergence 0.2 -divsteps 3 -dispersion 0.1 -dispsteps 3"),
-    ("interpolate", "-hkl P1.hkl -interpolate -cell 50 50 50 90 90 90 -lambda 1 -N 10 "
-                    "-distance 200 -detpixels 2048 -pixel 0.05"),
+    ("seed-4096", "nanoBragg", SEED + " -detpixels 4096"),
+    ("seed-4096-nonoise-nopgm", "nanoBragg", SEED + " -detpixels 4096 -nonoise -nopgm"),
+    ("seed-2048", "nanoBragg", SEED + " -detpixels 2048"),
+    ("seed-1024", "nanoBragg", SEED + " -detpixels 1024"),
+    ("heavy", "nanoBragg", "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 10 -distance 100 "
+     "-detpixels 2048 -oversample 2 -mosaic 0.5 -mosaic_domains 10 -phi 0.05 -osc 0.1 -phisteps 4"),
+    ("div-disp", "nanoBragg", "-cell 100 100 100 90 90 90 -default_F 100 -lambda 1 -N 10 -distance 100 "
+     "-detpixels 1024 -divergence 0.2 -divsteps 3 -dispersion 0.1 -dispsteps 3"),
+    ("interpolate", "nanoBragg", "-hkl P1.hkl -interpolate -cell 50 50 50 90 90 90 -lambda 1 -N 10 "
+     "-distance 200 -detpixels 2048 -pixel 0.05"),
+    ("noisify-1024", "noisify", "-floatfile spots1024.bin -detpixels 1024"),
+    ("noisify-psf-1024", "noisify", "-floatfile spots1024.bin -detpixels 1024 -psf gauss -psf_fwhm 100"),
+    ("nonBragg-1024", "nonBragg", "-stol water.stol -detpixels 1024 -distance 100 -flux 1e12"),
+    ("nearBragg-1024", "nearBragg", "-file atoms_cube.txt -detpixels 1024"),
 ]
+# Options that quieten each program and fix its seed (nearBragg has no randomness).
+SEED1 = ["-seed", "1"]
+C_EXTRA = {"nanoBragg": ["-noprogress"] + SEED1, "noisify": SEED1, "nonBragg": ["-noprogress"] + SEED1,
+           "nearBragg": ["-noprogress"]}
+R_EXTRA = {"nanoBragg": ["-quiet"] + SEED1, "noisify": SEED1, "nonBragg": ["-noprogress"] + SEED1,
+           "nearBragg": ["-noprogress"]}
+# The float image each program writes by default (noisify writes none).
+FLOAT_OUT = {"nanoBragg": "floatimage.bin", "nonBragg": "floatimage.bin",
+             "nearBragg": "floatimage.bin", "noisify": None}
+
+
+def write_inputs(scratch):
+    """The input files the cases name, in `scratch`: {file name: path}."""
+    inputs = {"P1.hkl": os.path.join(scratch, "P1.hkl")}
+    write_hkl(inputs["P1.hkl"])
+    for name, src in [("water.stol", os.path.join(SHARED, "reference", "nanoBragg", "water.stol")),
+                      ("atoms_cube.txt", os.path.join(SHARED, "golden_suite", "inputs", "atoms_cube.txt"))]:
+        inputs[name] = os.path.join(scratch, name)
+        shutil.copy(src, inputs[name])
+    # noisify's input: a 1024² spot image with water background from nanobragg itself.
+    inputs["spots1024.bin"] = os.path.join(scratch, "spots1024.bin")
+    subprocess.run([R_BIN] + SEED.split() + ["-detpixels", "1024", "-misset", "5", "6", "7", "-water", "40",
+                    "-floatfile", inputs["spots1024.bin"], "-nonoise", "-nopgm", "-quiet"],
+                   cwd=scratch, check=True, stdout=subprocess.DEVNULL)
+    return inputs
 
 
 def write_hkl(path):
@@ -77,17 +108,28 @@ def build(with_c=True):
                    cwd=ROOT, check=True)
 
 
-def start(binary, args, threads, workdir, hkl):
+def command(binary, program):
+    """The argument list that starts `program` with `binary`: C_BIN stands for the C program of
+    that name, any other binary is a nanobragg build (the suite's programs as subcommands)."""
+    if binary == C_BIN:
+        c = C_BIN if program == "nanoBragg" else os.path.join(REF_DIR, program)
+        return [c], C_EXTRA[program]
+    sub = [] if program == "nanoBragg" else [program.lower()]
+    return [binary] + sub, R_EXTRA[program]
+
+
+def start(binary, program, args, threads, workdir, inputs):
     """Start one run in a fresh directory: (process, start time)."""
     if os.path.isdir(workdir):
         shutil.rmtree(workdir)
     os.makedirs(workdir)
-    if "-hkl" in args:
-        shutil.copy(hkl, os.path.join(workdir, "P1.hkl"))
+    for token in args.split():
+        if token in inputs:
+            shutil.copy(inputs[token], os.path.join(workdir, token))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads))
-    extra = ["-noprogress", "-seed", "1"] if binary == C_BIN else ["-quiet", "-seed", "1"]
+    head, extra = command(binary, program)
     begin = time.perf_counter()
-    proc = subprocess.Popen([binary] + args.split() + extra, cwd=workdir, env=env,
+    proc = subprocess.Popen(head + args.split() + extra, cwd=workdir, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return proc, begin
 
@@ -103,13 +145,14 @@ def finish(started, binary, args):
     return wall, usage.ru_maxrss / 1024.0
 
 
-def run(binary, args, threads, workdir, hkl):
-    """One run in a fresh directory: (wall seconds, peak RSS in MiB, float image path)."""
-    wall, rss = finish(start(binary, args, threads, workdir, hkl), binary, args)
-    return wall, rss, os.path.join(workdir, "floatimage.bin")
+def run(binary, program, args, threads, workdir, inputs):
+    """One run in a fresh directory: (wall seconds, peak RSS in MiB, float image path or None)."""
+    wall, rss = finish(start(binary, program, args, threads, workdir, inputs), binary, args)
+    out = FLOAT_OUT[program]
+    return wall, rss, out and os.path.join(workdir, out)
 
 
-def scaling(opts, scratch, hkl):
+def scaling(opts, scratch, inputs):
     """nanobragg on one thread against `opts.threads`, alternating, per case; beside them, as
     many one-thread runs at once as threads, which gives the machine's own ceiling."""
     n = opts.threads
@@ -117,14 +160,14 @@ def scaling(opts, scratch, hkl):
     print(f"{'case':26} {'1 thread s':>11} {f'{n} threads s':>12} {'ratio':>7} "
           f"{'pair median':>12} {'pair range':>12} {'ceiling':>8} {'ceil. range':>12}")
     span = lambda xs: f"{min(xs):.2f}-{max(xs):.2f}"
-    for name, args in CASES:
+    for name, program, args in CASES:
         if name not in (opts.only or ["heavy"]):
             continue
         one, many, ceiling = [], [], []
         for _ in range(opts.runs):
-            one.append(run(R_BIN, args, 1, os.path.join(scratch, "one"), hkl)[0])
-            many.append(run(R_BIN, args, n, os.path.join(scratch, "many"), hkl)[0])
-            started = [start(R_BIN, args, 1, os.path.join(scratch, f"at-once-{i}"), hkl)
+            one.append(run(R_BIN, program, args, 1, os.path.join(scratch, "one"), inputs)[0])
+            many.append(run(R_BIN, program, args, n, os.path.join(scratch, "many"), inputs)[0])
+            started = [start(R_BIN, program, args, 1, os.path.join(scratch, f"at-once-{i}"), inputs)
                        for i in range(n)]
             together = max(finish(s, R_BIN, args)[0] for s in started)
             ceiling.append(n * one[-1] / together)
@@ -148,10 +191,9 @@ def main():
     if not opts.no_build:
         build(with_c=not opts.scaling)
     scratch = tempfile.mkdtemp(prefix="nanobragg-compare-")
-    hkl = os.path.join(scratch, "P1.hkl")
-    write_hkl(hkl)
+    inputs = write_inputs(scratch)
     if opts.scaling:
-        scaling(opts, scratch, hkl)
+        scaling(opts, scratch, inputs)
         shutil.rmtree(scratch)
         return
     base = os.path.abspath(opts.baseline) if opts.baseline else None
@@ -162,7 +204,7 @@ def main():
     if base:
         head += f" {'earlier s':>10} {'new/earlier':>12} {'pair range':>12} {'same bytes':>11}"
     print(head)
-    for name, args in CASES:
+    for name, program, args in CASES:
         if opts.only and name not in opts.only:
             continue
         times = {b: [] for b in binaries}
@@ -171,19 +213,22 @@ def main():
         for i in range(opts.runs):
             for binary in binaries:
                 workdir = os.path.join(scratch, tags[binary])
-                wall, rss, img = run(binary, args, opts.threads, workdir, hkl)
+                wall, rss, img = run(binary, program, args, opts.threads, workdir, inputs)
                 times[binary].append(wall)
                 mem[binary] = max(mem[binary], rss)
                 images[binary] = img
-        out = subprocess.run([CMP_BIN, images[C_BIN], images[R_BIN]], capture_output=True, text=True)
-        corr = out.stdout.split()[1] if out.returncode == 0 else "error"
+        corr = "-"
+        if images[C_BIN]:
+            out = subprocess.run([CMP_BIN, images[C_BIN], images[R_BIN]], capture_output=True, text=True)
+            corr = out.stdout.split()[1] if out.returncode == 0 else "error"
         tc, tr = statistics.median(times[C_BIN]), statistics.median(times[R_BIN])
         line = f"{name:26} {tc:8.3f} {tr:12.3f} {tc / tr:7.1f} {mem[C_BIN]:7.0f} {mem[R_BIN]:7.0f} {corr:>13}"
         if base:
             pairs = [a / b for a, b in zip(times[R_BIN], times[base])]
             # Compared in small blocks: reading whole images would raise this process's peak
             # memory, which the programs it starts afterwards inherit in their measured peak.
-            same = "yes" if filecmp.cmp(images[R_BIN], images[base], shallow=False) else "NO"
+            same = "-" if not images[R_BIN] else \
+                "yes" if filecmp.cmp(images[R_BIN], images[base], shallow=False) else "NO"
             line += (f" {statistics.median(times[base]):10.3f} {statistics.median(pairs):12.3f}"
                      f" {min(pairs):.3f}-{max(pairs):.3f} {same:>11}")
         print(line, flush=True)

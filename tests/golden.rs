@@ -8,39 +8,24 @@
 //! passes (XPASS) also fails the test, so the list only ever shrinks.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 mod common;
 mod scratch;
+use common::compare::{
+    FloatMetrics, MAX_PIXEL_DIFF, MIN_IDENTICAL_PCT, PixelMatch, float_metrics, float_violations,
+    metric_columns, metric_columns_header, pgm_pixels, pixel_match, read_bytes, read_f32,
+    run_parallel, smv_pixels, stderr_tail, symlink_dir,
+};
 use common::golden_dir;
 
 /// Cases allowed to fail, with the reason. Empty: every case passes. A case whose golden image
 /// cannot be matched is listed here with why, and an entry that starts passing fails the test.
 const EXPECTED_TO_FAIL: &[(&str, &str)] = &[];
-
-/// Float image: minimum Pearson correlation with the reference.
-const MIN_CORRELATION: f64 = 0.999_999;
-/// Float image: maximum |sum(candidate) / sum(reference) - 1|.
-const MAX_SUM_DEVIATION: f64 = 1e-5;
-/// Float image: maximum |c - r| / |r| over the bright pixels.
-const MAX_REL_ERR: f64 = 1e-4;
-/// Float image: a pixel is bright when its reference value exceeds this fraction of the peak.
-const BRIGHT_FRACTION: f64 = 0.01;
-/// Integer images: minimum percentage of identical pixels.
-const MIN_IDENTICAL_PCT: f64 = 99.9;
-/// Int/PGM images: largest allowed difference of any pixel.
-const MAX_PIXEL_DIFF: i64 = 1;
-/// Worker threads running cases.
-const WORKERS: usize = 2;
-/// Lines of stderr quoted when the binary fails.
-const STDERR_TAIL_LINES: usize = 5;
 
 /// Output options appended to every case's command line.
 const OUTPUT_ARGS: &[&str] = &[
@@ -71,21 +56,6 @@ impl Case {
     fn has_output(&self, kind: &str) -> bool {
         self.outputs.iter().any(|o| o == kind)
     }
-}
-
-/// Float-image comparison metrics.
-#[derive(Clone, Copy)]
-struct FloatMetrics {
-    correlation: f64,
-    sum_ratio: f64,
-    worst_rel_err: f64,
-}
-
-/// Integer-image comparison metrics.
-#[derive(Clone, Copy)]
-struct PixelMatch {
-    identical_pct: f64,
-    max_diff: i64,
 }
 
 /// Everything measured for one case.
@@ -182,30 +152,9 @@ fn unknown_expected_failures(cases: &[Case]) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Running
 
-/// Runs every case on `WORKERS` threads; the result is in case order.
+/// Runs every case on the worker threads; the result is in case order.
 fn run_all(golden: &Path, cases: &[Case]) -> Vec<Outcome> {
-    let next = AtomicUsize::new(0);
-    let mut indexed: Vec<(usize, Outcome)> = thread::scope(|scope| {
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(case) = cases.get(i) else { break };
-                        done.push((i, check_case(golden, case)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("golden worker thread panicked"))
-            .collect()
-    });
-    indexed.sort_by_key(|(i, _)| *i);
-    indexed.into_iter().map(|(_, o)| o).collect()
+    run_parallel(cases, |case| check_case(golden, case))
 }
 
 /// Runs one case (plus a `-compat` run when it has a noise image) and compares its images.
@@ -294,26 +243,6 @@ fn make_scratch(golden: &Path) -> Result<TempDir, String> {
     Ok(dir)
 }
 
-#[cfg(unix)]
-fn symlink_dir(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(windows)]
-fn symlink_dir(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::windows::fs::symlink_dir(target, link)
-}
-
-/// The last few non-empty lines of stderr (or of stdout when stderr is empty), joined.
-fn stderr_tail(stderr: &[u8], stdout: &[u8]) -> String {
-    let text = String::from_utf8_lossy(if stderr.is_empty() { stdout } else { stderr });
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() {
-        return "no output".into();
-    }
-    lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join(" | ")
-}
-
 // ---------------------------------------------------------------------------------------------
 // Comparing
 
@@ -389,75 +318,6 @@ fn compare_float(
     Ok((m, float_violations(&m)))
 }
 
-/// The float thresholds each metric breaks. Each check states what passes, so NaN fails.
-fn float_violations(m: &FloatMetrics) -> Vec<String> {
-    let checks = [
-        (
-            m.correlation >= MIN_CORRELATION,
-            format!("correlation {:.8} < {MIN_CORRELATION}", m.correlation),
-        ),
-        (
-            (m.sum_ratio - 1.0).abs() <= MAX_SUM_DEVIATION,
-            format!(
-                "sum ratio {:.8} off by more than {MAX_SUM_DEVIATION:e}",
-                m.sum_ratio
-            ),
-        ),
-        (
-            m.worst_rel_err <= MAX_REL_ERR,
-            format!("worst rel err {:.3e} > {MAX_REL_ERR:e}", m.worst_rel_err),
-        ),
-    ];
-    checks
-        .into_iter()
-        .filter(|(ok, _)| !ok)
-        .map(|(_, msg)| msg)
-        .collect()
-}
-
-/// Pearson correlation, sum ratio and worst relative error on bright pixels (all in f64).
-fn float_metrics(reference: &[f32], candidate: &[f32]) -> FloatMetrics {
-    let n = reference.len() as f64;
-    let pairs = || {
-        reference
-            .iter()
-            .zip(candidate)
-            .map(|(&r, &c)| (f64::from(r), f64::from(c)))
-    };
-    let (sum_r, sum_c) = pairs().fold((0.0, 0.0), |(a, b), (r, c)| (a + r, b + c));
-    let (mean_r, mean_c) = (sum_r / n, sum_c / n);
-    let (mut var_r, mut var_c, mut cov) = (0.0, 0.0, 0.0);
-    for (r, c) in pairs() {
-        let (dr, dc) = (r - mean_r, c - mean_c);
-        var_r += dr * dr;
-        var_c += dc * dc;
-        cov += dr * dc;
-    }
-    let correlation = if var_r > 0.0 && var_c > 0.0 {
-        cov / (var_r * var_c).sqrt()
-    } else if reference == candidate {
-        1.0
-    } else {
-        0.0
-    };
-    let sum_ratio = if sum_r == 0.0 && sum_c == 0.0 {
-        1.0
-    } else {
-        sum_c / sum_r
-    };
-    let peak = pairs().map(|(r, _)| r).fold(f64::NEG_INFINITY, f64::max);
-    let bright = BRIGHT_FRACTION * peak;
-    let worst_rel_err = pairs()
-        .filter(|&(r, _)| r > bright && r > 0.0)
-        .map(|(r, c)| (c - r).abs() / r.abs())
-        .fold(0.0, f64::max);
-    FloatMetrics {
-        correlation,
-        sum_ratio,
-        worst_rel_err,
-    }
-}
-
 /// Decodes the pixel data of an integer image file.
 type Decoder = fn(&[u8]) -> Result<Vec<i64>, String>;
 
@@ -484,64 +344,6 @@ fn compare_pixels(
     Ok(pixel_match(&reference, &candidate))
 }
 
-fn pixel_match(reference: &[i64], candidate: &[i64]) -> PixelMatch {
-    let identical = reference
-        .iter()
-        .zip(candidate)
-        .filter(|(r, c)| r == c)
-        .count();
-    let max_diff = reference
-        .iter()
-        .zip(candidate)
-        .map(|(r, c)| (r - c).abs())
-        .max();
-    let identical_pct = if reference.is_empty() {
-        100.0
-    } else {
-        100.0 * identical as f64 / reference.len() as f64
-    };
-    PixelMatch {
-        identical_pct,
-        max_diff: max_diff.unwrap_or(0),
-    }
-}
-
-/// SMV pixel data: little-endian u16 after a header of `HEADER_BYTES=N` bytes.
-fn smv_pixels(bytes: &[u8]) -> Result<Vec<i64>, String> {
-    let header_len = smv_header_bytes(bytes).ok_or("no HEADER_BYTES= in SMV header")?;
-    let data = bytes
-        .get(header_len..)
-        .ok_or_else(|| format!("shorter than its {header_len}-byte header"))?;
-    if data.len() % 2 != 0 {
-        return Err(format!("odd data length {}", data.len()));
-    }
-    Ok(data
-        .chunks_exact(2)
-        .map(|p| i64::from(u16::from_le_bytes([p[0], p[1]])))
-        .collect())
-}
-
-fn smv_header_bytes(bytes: &[u8]) -> Option<usize> {
-    const KEY: &[u8] = b"HEADER_BYTES=";
-    let start = bytes.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let rest = &bytes[start..];
-    let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
-}
-
-/// PGM pixel data: the bytes after the four header lines (`P5`, dims, comment, `255`).
-fn pgm_pixels(bytes: &[u8]) -> Result<Vec<i64>, String> {
-    let start = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(_, &b)| b == b'\n')
-        .nth(3)
-        .map(|(i, _)| i + 1)
-        .ok_or("fewer than 4 header lines")?;
-    Ok(bytes[start..].iter().map(|&b| i64::from(b)).collect())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Files
 
@@ -553,60 +355,23 @@ fn golden_file(golden: &Path, case: &Case, kind: &str) -> Result<PathBuf, String
         .ok_or_else(|| format!("cases.json names no golden {kind} file for {}", case.name))
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
-    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-fn read_f32(path: &Path) -> Result<Vec<f32>, String> {
-    let bytes = read_bytes(path)?;
-    if bytes.len() % 4 != 0 {
-        return Err(format!(
-            "{}: size {} is not a multiple of 4",
-            path.display(),
-            bytes.len()
-        ));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
 /// Status (PASS, FAIL, XFAIL, XPASS) and reason of one case.
 fn classify(name: &str, outcome: &Outcome) -> (&'static str, String) {
-    let passed = outcome.failures.is_empty();
-    match (expected_failure(name), passed) {
-        (None, true) => ("PASS", String::new()),
-        (None, false) => ("FAIL", outcome.failures.join("; ")),
-        (Some(reason), false) => ("XFAIL", reason.to_owned()),
-        (Some(_), true) => (
-            "XPASS",
-            "now passes: remove it from EXPECTED_TO_FAIL".to_owned(),
-        ),
-    }
+    common::compare::classify(expected_failure(name), &outcome.failures)
 }
 
 fn table_header() -> String {
-    format!(
-        "{:<30} {:>11} {:>11} {:>10} {:>9} {:>9}  {:<6} reason",
-        "case", "correlation", "sum ratio", "worst rel", "int/pgm%", "noise%", "status"
-    )
+    format!("{:<30} {}", "case", metric_columns_header())
 }
 
 fn table_row(name: &str, o: &Outcome, status: &str, reason: &str) -> String {
-    let opt = |v: Option<f64>, f: fn(f64) -> String| v.map_or_else(|| "-".to_owned(), f);
     format!(
-        "{:<30} {:>11} {:>11} {:>10} {:>9} {:>9}  {:<6} {reason}",
+        "{:<30} {}",
         name,
-        opt(o.float.map(|m| m.correlation), |v| format!("{v:.8}")),
-        opt(o.float.map(|m| m.sum_ratio), |v| format!("{v:.8}")),
-        opt(o.float.map(|m| m.worst_rel_err), |v| format!("{v:.2e}")),
-        opt(o.int_pgm_pct, |v| format!("{v:.3}")),
-        opt(o.noise_pct, |v| format!("{v:.3}")),
-        status,
+        metric_columns(o.float, o.int_pgm_pct, o.noise_pct, status, reason)
     )
 }
 

@@ -1,21 +1,40 @@
-//! What the golden-image tests share: where the golden data live and the rows of `cases.json`.
+//! What the golden-image tests share: where the golden data live, the rows of `cases.json`,
+//! and ([`compare`]) how outputs are compared and results reported.
+
+// Every test crate that declares `mod common` compiles all of it and uses only part of it.
+#![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod compare;
+
 /// The golden directory (`$NANOBRAGG_GOLDEN_DIR`, else `../shared/golden`), made absolute;
 /// panics (fails the test) if it holds no `cases.json`.
 pub fn golden_dir() -> PathBuf {
-    let dir = match std::env::var_os("NANOBRAGG_GOLDEN_DIR") {
+    data_dir("NANOBRAGG_GOLDEN_DIR", "golden")
+}
+
+/// The golden directory of noisify, nonBragg and nearBragg (`$NANOBRAGG_GOLDEN_SUITE_DIR`, else
+/// `../shared/golden_suite`), made absolute; panics if it holds no `cases.json`.
+pub fn golden_suite_dir() -> PathBuf {
+    data_dir("NANOBRAGG_GOLDEN_SUITE_DIR", "golden_suite")
+}
+
+/// `$var`, else `<crate>/../shared/<folder>`, made absolute; it must hold a `cases.json`.
+fn data_dir(var: &str, folder: &str) -> PathBuf {
+    let dir = match std::env::var_os(var) {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared")
+            .join(folder),
     };
     let cases = dir.join("cases.json");
     assert!(
         cases.is_file(),
-        "golden data not found: looked for {} (set NANOBRAGG_GOLDEN_DIR to the golden directory)",
+        "golden data not found: looked for {} (set {var} to the {folder} directory)",
         cases.display()
     );
     fs::canonicalize(&dir)
