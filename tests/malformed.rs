@@ -245,6 +245,28 @@ fn cases() -> Vec<Case> {
             .with_existing(&[File("out.bin", OLD_OUTPUT)]),
         fails("previous output kept on a malformed input", "-hkl {M}/three_columns.hkl {BASE} -detpixels 16 -floatfile out.bin", 1, &["three_columns.hkl:2:"])
             .with_existing(&[File("out.bin", OLD_OUTPUT)]),
+        // ------------------------------------------------- nonbragg -stol/-4stol/-Q tables
+        fails("stol letter", "nonbragg -stol {M}/stol_letter.stol -detpixels 16", 1, &["stol_letter.stol:2:", "column 2 is not a number: \"abc\""]),
+        fails("stol NaN", "nonbragg -stol {M}/stol_nan.stol -detpixels 16", 1, &["stol_nan.stol:2:", "not a finite number"]),
+        fails("stol empty", "nonbragg -stol {M}/stol_empty.stol -detpixels 16", 1, &["stol_empty.stol", "no data in the table"]),
+        fails("stol not increasing", "nonbragg -4stol {M}/stol_decreasing.stol -detpixels 16", 1, &["stol_decreasing.stol:2:", "must be sorted by increasing"]),
+        fails("stol nonexistent", "nonbragg -Q {M}/nonexistent.stol -detpixels 16", 1, &["nonexistent.stol", "No such file"]),
+        fails("stol missing", "nonbragg -detpixels 16", 2, &["-stol", "no table"]),
+        fails("stol previous output kept", "nonbragg -stol {M}/stol_letter.stol -detpixels 16 -floatfile out.bin", 1, &["stol_letter.stol:2:"])
+            .with_existing(&[File("out.bin", OLD_OUTPUT)]),
+        // ------------------------------------------------------- nearbragg -file atom lists
+        fails("atoms letter", "nearbragg -file {M}/atoms_letter.txt -detpixels 16", 1, &["atoms_letter.txt:2:", "'x' is not a finite number"]),
+        fails("atoms two columns", "nearbragg -file {M}/atoms_two_columns.txt -detpixels 16", 1, &["atoms_two_columns.txt:2:", "2 columns"]),
+        fails("atoms seven columns", "nearbragg -file {M}/atoms_seven_columns.txt -detpixels 16", 1, &["atoms_seven_columns.txt:1:", "7 columns"]),
+        fails("atoms empty", "nearbragg -file {M}/atoms_empty.txt -detpixels 16", 1, &["atoms_empty.txt", "no atoms"]),
+        fails("atoms missing", "nearbragg -detpixels 16", 2, &["-file", "required"]),
+        // ----------------------------------------------------- float images of the wrong size
+        fails("noisify float not whole floats", "noisify -floatfile {M}/float_1001_bytes.bin", 1, &["float_1001_bytes.bin", "1001 bytes is not a whole number of 4-byte floats"]),
+        fails("noisify float size mismatch", "noisify -floatfile {M}/float_16x16.bin -detpixels 15", 1, &["float_16x16.bin", "holds 256 pixels", "15x15 = 225"]),
+        fails("noisify float rectangle mismatch", "noisify -floatfile {M}/float_16x16.bin -detpixels_x 16 -detpixels_y 17", 1, &["16x17 = 272"]),
+        fails("noisify no input", "noisify", 2, &["-floatfile", "no input image"]),
+        fails("noisify bits", "noisify -floatfile {M}/float_16x16.bin -bits 8", 2, &["-bits", "16 or 32 bits"]),
+        fails("nearbragg accumulate size mismatch", "nearbragg -file {M}/atoms_two_columns.txt -detpixels 16 -accumulate -floatfile {M}/float_1001_bytes.bin", 1, &["atoms_two_columns.txt:2:"]),
     ]
 }
 
