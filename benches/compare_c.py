@@ -83,7 +83,7 @@ def write_inputs(scratch):
         shutil.copy(src, inputs[name])
     # noisify's input: a 1024² spot image with water background from nanobragg itself.
     inputs["spots1024.bin"] = os.path.join(scratch, "spots1024.bin")
-    subprocess.run([R_BIN] + SEED.split() + ["-detpixels", "1024", "-misset", "5", "6", "7", "-water", "40",
+    subprocess.run([R_BIN] + SEED.split() + ["-detpixels", "1024", "-misset", "5", "6", "7", "-water", "0.04",
                     "-floatfile", inputs["spots1024.bin"], "-nonoise", "-nopgm", "-quiet"],
                    cwd=scratch, check=True, stdout=subprocess.DEVNULL)
     return inputs
