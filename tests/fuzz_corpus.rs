@@ -80,3 +80,18 @@ fn cli_corpus() {
 fn render_corpus() {
     replay("render", checks::render);
 }
+
+#[test]
+fn stol_table_corpus() {
+    replay("stol_table", checks::stol_table);
+}
+
+#[test]
+fn atom_list_corpus() {
+    replay("atom_list", checks::atom_list);
+}
+
+#[test]
+fn noisify_corpus() {
+    replay("noisify", checks::noisify);
+}

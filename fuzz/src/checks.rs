@@ -21,10 +21,14 @@ use std::sync::{Arc, OnceLock};
 use nanobragg::cli::{self, ParseOutcome};
 use nanobragg::engine::{self, Backend, MAX_RELATIVE_ERROR, MIN_CORRELATION};
 use nanobragg::io::{self, HklGrid, SmvHeader};
+use nanobragg::noise::NoiseMode;
 use nanobragg::params::{
     Convention, Lattice, Misset, Params, Pivot, Shape, SourceSpec, StructureFactors,
 };
 use nanobragg::setup::Setup;
+use nanobragg::suite::nearbragg::parse_atoms;
+use nanobragg::suite::noisify::{self, NoisifyParams, Pixels, Psf, PsfKind};
+use nanobragg::suite::nonbragg::{StolTable, TableUnit};
 
 /// Largest structure-factor grid (cells, padding included) a check lets a reader allocate.
 pub const MAX_GRID_CELLS: u64 = 1 << 22;
@@ -324,6 +328,90 @@ pub fn sourcefile(data: &[u8]) {
         let values = s.position.iter().chain([&s.weight, &s.lambda_m]).flatten();
         for v in values {
             assert!(v.is_finite(), "non-finite value in {s:?}");
+        }
+    }
+}
+
+/// nonBragg table (`-stol`, `-4stol`, `-Q`): read in both modes without panicking; a table
+/// read in default mode has increasing abscissae, and F interpolated anywhere in its range is
+/// finite.
+pub fn stol_table(data: &[u8]) {
+    let path = scratch_file("input.stol", data);
+    for unit in [TableUnit::Stol, TableUnit::FourStol, TableUnit::Q] {
+        let _ = StolTable::read(&path, unit, true);
+        let Ok(table) = StolTable::read(&path, unit, false) else {
+            continue;
+        };
+        assert!(
+            table.is_increasing(),
+            "default mode accepted a table out of order"
+        );
+        let (first, _) = table.node(0);
+        let (last, _) = table.node(table.nodes() - 1);
+        for i in 0..=8 {
+            let stol = first + (last - first) * f64::from(i) / 8.0;
+            let f = table.interpolate(stol);
+            assert!(f.is_finite(), "F({stol}) = {f}");
+        }
+    }
+}
+
+/// nearBragg atom list (`-file`): parsed in both modes without panicking; in default mode
+/// every atom is finite and there is at most one per line.
+pub fn atom_list(data: &[u8]) {
+    let path = Path::new("input.atoms");
+    let _ = parse_atoms(data, path, true);
+    let Ok(list) = parse_atoms(data, path, false) else {
+        return;
+    };
+    let lines = data.split(|&b| b == b'\n').count();
+    assert!(!list.atoms.is_empty() && list.atoms.len() <= lines);
+    for a in &list.atoms {
+        let values = [a.x, a.y, a.z, a.occupancy, a.b, a.phase];
+        assert!(
+            values.iter().all(|v| v.is_finite()),
+            "non-finite atom {a:?}"
+        );
+    }
+}
+
+/// noisify: the input bytes as a float image (the widest square, or a row when fewer than four
+/// pixels) through the pipeline, with and without a point-spread function, in both modes;
+/// every image has one value per pixel.
+pub fn noisify(data: &[u8]) {
+    let floats: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .take(64 * 64)
+        .collect();
+    let side = (floats.len() as f64).sqrt() as usize;
+    let (w, h) = if side >= 2 {
+        (side, side)
+    } else {
+        (floats.len(), 1)
+    };
+    let image = &floats[..w * h];
+    let psf = Psf {
+        kind: PsfKind::Gauss,
+        fwhm: 1.5,
+        radius: 0,
+    };
+    for mode in [NoiseMode::Counter, NoiseMode::Compat] {
+        for psf in [None, Some(psf)] {
+            let p = NoisifyParams {
+                psf,
+                mode,
+                ..NoisifyParams::default()
+            };
+            let Ok(out) = noisify::noisify(image, w, h, &p) else {
+                continue;
+            };
+            let len = |px: &Pixels| match px {
+                Pixels::U16(v) => v.len(),
+                Pixels::U32(v) => v.len(),
+            };
+            assert_eq!(len(&out.int_image), w * h);
+            assert_eq!(out.noise_image.as_ref().map(len), Some(w * h));
         }
     }
 }
