@@ -383,10 +383,10 @@ pub fn umat2misset(u: &[[f64; 3]; 3]) -> [f64; 3] {
 // ---------------------------------------------------------------------------------------------
 
 /// SplitMix64's Weyl increment (2⁶⁴/φ, odd).
-const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(crate) const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// SplitMix64's output finaliser (Stafford's "Mix13"): a bijection of `u64` with good avalanche.
-fn mix64(mut z: u64) -> u64 {
+pub(crate) fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -408,7 +408,7 @@ fn stream_state_hashed(hashed_key: u64, index: u64) -> u64 {
 
 /// Map 64 random bits to `(0, 1)`: the top 53 bits `m` give `m·2⁻⁵³`, with `m = 0` replaced by
 /// `2⁻⁵⁴` so that 0 is never returned (the largest value is `1 − 2⁻⁵³`).
-fn bits_to_open_unit(bits: u64) -> f64 {
+pub(crate) fn bits_to_open_unit(bits: u64) -> f64 {
     const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
     let m = bits >> 11;
     if m == 0 {

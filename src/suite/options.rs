@@ -196,6 +196,14 @@ impl Item {
             .collect()
     }
 
+    /// Value `i` as a whole number, negative allowed (C's `atoi` of a well-formed number).
+    pub fn integer(&self, i: usize) -> Result<i64> {
+        let v = &self.values[i];
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| Error::usage(&self.typed, format!("expected a whole number, got '{v}'")))
+    }
+
     /// Value `i` as a whole number ≥ 0.
     pub fn count(&self, i: usize) -> Result<usize> {
         let v = &self.values[i];

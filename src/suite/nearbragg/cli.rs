@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::suite::options::{self, Args, Item, Parsed, Spec};
+use crate::suite::options::{self, Args, Parsed, Spec};
 
 use super::params::{
     DEFAULT_FLUENCE, Detector, MAX_SIDE, Params, RTD, Roi, Source, Steps, default_pix0,
@@ -460,14 +460,6 @@ impl Default for Raw {
     }
 }
 
-/// An integer value (C `atoi` of a well-formed number; negative allowed).
-fn int(item: &Item, i: usize) -> Result<i64> {
-    let v = &item.values[i];
-    v.trim()
-        .parse::<i64>()
-        .map_err(|_| Error::usage(&item.typed, format!("expected a whole number, got '{v}'")))
-}
-
 /// Parse `argv` (the arguments after `nearbragg`).
 pub fn parse(argv: &[String]) -> Result<Option<Run>> {
     let args = match options::parse("nearbragg", ABOUT, argv, SPECS)? {
@@ -500,7 +492,7 @@ fn resolve(args: &Args, argv: &[String]) -> Result<Run> {
         match item.name {
             "-file" => o.file = Some(item.values[0].clone()),
             "-atoms" => {
-                int(item, 0)?;
+                item.integer(0)?;
             }
             "-Xbeam" => o.xbeam = Some(num(0)? / 1000.0),
             "-Ybeam" => o.ybeam = Some(num(0)? / 1000.0),
@@ -520,10 +512,10 @@ fn resolve(args: &Args, argv: &[String]) -> Result<Run> {
             "-vdivrange" => o.vdivrange = num(0)? / 1000.0,
             "-hdivstep" => o.hdivstep = num(0)? / 1000.0,
             "-vdivstep" => o.vdivstep = num(0)? / 1000.0,
-            "-hdivsteps" => o.hdivsteps = int(item, 0)?,
-            "-vdivsteps" => o.vdivsteps = int(item, 0)?,
+            "-hdivsteps" => o.hdivsteps = item.integer(0)?,
+            "-vdivsteps" => o.vdivsteps = item.integer(0)?,
             "-divsteps" => {
-                o.hdivsteps = int(item, 0)?;
+                o.hdivsteps = item.integer(0)?;
                 o.vdivsteps = o.hdivsteps;
             }
             "-square_div" => o.round_div = false,
@@ -541,7 +533,7 @@ fn resolve(args: &Args, argv: &[String]) -> Result<Run> {
                 }
             }
             "-source_depth" => o.source_depth = num(0)? * 1e-10,
-            "-depthsteps" => o.depthsteps = int(item, 0)?,
+            "-depthsteps" => o.depthsteps = item.integer(0)?,
             "-detsize" => o.detsize = [num(0)? / 1000.0; 2],
             "-detsize_x" => o.detsize[0] = num(0)? / 1000.0,
             "-detsize_y" => o.detsize[1] = num(0)? / 1000.0,
@@ -559,12 +551,19 @@ fn resolve(args: &Args, argv: &[String]) -> Result<Run> {
             "-progress" => o.progress = true,
             "-nopolar" | "-compat" => {}
             "-oversample" => o.oversample = item.count(0)?,
-            "-roi" => o.roi = [int(item, 0)?, int(item, 1)?, int(item, 2)?, int(item, 3)?],
+            "-roi" => {
+                o.roi = [
+                    item.integer(0)?,
+                    item.integer(1)?,
+                    item.integer(2)?,
+                    item.integer(3)?,
+                ]
+            }
             "-lambda" => o.lambda0 = num(0)? / 1.0e10,
             "-energy" => o.lambda0 = (12398.42 / num(0)?) / 1.0e10,
             "-fluence" => o.fluence = num(0)?,
             "-dispersion" => o.dispersion = num(0)? / 100.0,
-            "-dispsteps" => o.dispsteps = int(item, 0)?,
+            "-dispsteps" => o.dispsteps = item.integer(0)?,
             "-phi" => o.phi0 = num(0)? / RTD,
             "-floatfile" => o.float_file = item.values[0].clone(),
             "-intfile" => o.int_file = item.values[0].clone(),
@@ -578,7 +577,7 @@ fn resolve(args: &Args, argv: &[String]) -> Result<Run> {
                 }
             }
             "-printout_pixel" => {
-                let (x, y) = (int(item, 0)?, int(item, 1)?);
+                let (x, y) = (item.integer(0)?, item.integer(1)?);
                 o.printout = Some(if x < 0 {
                     Printout::All
                 } else {

@@ -20,8 +20,8 @@
 
 use wide::f64x4;
 
-/// SplitMix64's Weyl increment (2⁶⁴/φ, odd).
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+use crate::rng::{GOLDEN_GAMMA as GAMMA, bits_to_open_unit as open_unit, mix64};
+
 /// Salt of the seed hash (digits of √2, unlike the π digits `rng.rs` uses).
 const SALT: u64 = 0x6A09_E667_F3BC_C908;
 
@@ -36,27 +36,6 @@ pub enum Stream {
     Calibration = 2,
     /// Read-out noise, `readout·N(0,1)` ADU (from `-seed`).
     Readout = 3,
-}
-
-/// SplitMix64's output finaliser: a bijection of `u64` with full avalanche.
-#[inline(always)]
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// 64 random bits as a uniform deviate in (0, 1): the top 53 bits `m` give `m·2⁻⁵³`, with
-/// `m = 0` replaced by `2⁻⁵⁴`, so neither end point occurs.
-#[inline(always)]
-fn open_unit(bits: u64) -> f64 {
-    const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
-    let m = bits >> 11;
-    if m == 0 {
-        0.5 * SCALE
-    } else {
-        m as i64 as f64 * SCALE
-    }
 }
 
 /// Normal deviates of one stream of one seed, indexed by pixel.

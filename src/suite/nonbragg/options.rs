@@ -320,17 +320,9 @@ impl Default for Config {
     }
 }
 
-/// The value `i` of an option as a whole number (negative allowed, as C's `atoi`).
-fn int(item: &Item, i: usize) -> Result<i64> {
-    let v = &item.values[i];
-    v.trim()
-        .parse::<i64>()
-        .map_err(|_| Error::usage(&item.typed, format!("expected a whole number, got '{v}'")))
-}
-
 /// A pixel count: a whole number of at least 1.
 fn count(item: &Item) -> Result<usize> {
-    match int(item, 0)? {
+    match item.integer(0)? {
         n if n >= 1 => usize::try_from(n).map_err(|_| Error::usage(&item.typed, "too large")),
         n => Err(Error::usage(
             &item.typed,
@@ -491,8 +483,15 @@ impl Config {
                 self.nopolar = false;
             }
             "-nopolar" => self.nopolar = true,
-            "-oversample" => self.oversample = int(item, 0)?,
-            "-roi" => self.roi = [int(item, 0)?, int(item, 1)?, int(item, 2)?, int(item, 3)?],
+            "-oversample" => self.oversample = item.integer(0)?,
+            "-roi" => {
+                self.roi = [
+                    item.integer(0)?,
+                    item.integer(1)?,
+                    item.integer(2)?,
+                    item.integer(3)?,
+                ]
+            }
             "-lambda" | "-wave" => self.lambda0 = num(0)? / 1.0e10,
             "-energy" => self.lambda0 = (12398.42 / num(0)?) / 1.0e10,
             "-fluence" => self.fluence = num(0)?,
@@ -500,7 +499,7 @@ impl Config {
             "-exposure" => self.exposure = num(0)?,
             "-beamsize" => self.beamsize = num(0)? / 1000.0,
             "-dispersion" => self.spread.dispersion = num(0)? / 100.0,
-            "-dispsteps" => self.spread.dispsteps = Some(int(item, 0)?),
+            "-dispsteps" => self.spread.dispsteps = Some(item.integer(0)?),
             "-divergence" => {
                 let r = num(0)? / 1000.0;
                 self.spread.hrange = Some(r);
@@ -510,10 +509,10 @@ impl Config {
             "-vdivrange" => self.spread.vrange = Some(num(0)? / 1000.0),
             "-hdivstep" => self.spread.hstep = Some(num(0)? / 1000.0),
             "-vdivstep" => self.spread.vstep = Some(num(0)? / 1000.0),
-            "-hdivsteps" => self.spread.hsteps = Some(int(item, 0)?),
-            "-vdivsteps" => self.spread.vsteps = Some(int(item, 0)?),
+            "-hdivsteps" => self.spread.hsteps = Some(item.integer(0)?),
+            "-vdivsteps" => self.spread.vsteps = Some(item.integer(0)?),
             "-divsteps" => {
-                let n = int(item, 0)?;
+                let n = item.integer(0)?;
                 self.spread.hsteps = Some(n);
                 self.spread.vsteps = Some(n);
             }
@@ -524,7 +523,7 @@ impl Config {
             "-phi" => self.phi0 = num(0)? / RTD,
             "-osc" => self.osc = Some(num(0)? / RTD),
             "-phistep" => self.phistep = Some(num(0)? / RTD),
-            "-phisteps" => self.phisteps = Some(int(item, 0)?),
+            "-phisteps" => self.phisteps = Some(item.integer(0)?),
             "-img" => self.img = Some(path()),
             "-ignore" => self.ignore.push(num(0)?),
             "-stolout" => self.stolout = path(),
@@ -543,9 +542,9 @@ impl Config {
             "-printout" => self.printout = true,
             "-printout_pixel" => {
                 self.printout = true;
-                self.printout_pixel = Some((int(item, 0)?, int(item, 1)?));
+                self.printout_pixel = Some((item.integer(0)?, item.integer(1)?));
             }
-            "-seed" => self.seed = Some(int(item, 0)?),
+            "-seed" => self.seed = Some(item.integer(0)?),
             "-compat" | "-noreject" | "-coherent" | "-progress" | "-noprogress" => {}
             other => {
                 return Err(Error::Unsupported {
